@@ -1,0 +1,119 @@
+"""The local platform's wiring: which Postgres, which URLs, and the environment every process gets.
+
+`EXTERNAL_POSTGRES_URL` (an admin connection: a role with CREATEROLE and CREATEDB) selects a Postgres the
+user runs; otherwise the project runs its own cluster under `.state/postgres`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from stack.databases import Database, ensure_databases, ensure_schemas
+from stack.postgres import Cluster
+from stack.settings import ROOT, Settings, state_dir
+
+AIRFLOW_DB = "airflow"
+WAREHOUSE_DB = "warehouse"
+WAREHOUSE_CONN_ID = "warehouse"
+
+
+@dataclass
+class Environment:
+    settings: Settings
+    state: Path
+    cluster: Cluster | None
+    admin_url: str
+    host: str
+    port: int
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, state: Path | None = None) -> Environment:
+        settings = settings or Settings.load()
+        state = state or state_dir()
+        external = settings.get("EXTERNAL_POSTGRES_URL")
+        if external:
+            parts = urlsplit(external)
+            return cls(settings, state, None, external, parts.hostname or "127.0.0.1", parts.port or 5432)
+        port = int(settings["PG_PORT"])
+        cluster = Cluster(
+            state / "postgres", port, settings["PG_SUPERUSER"], settings["PG_SUPERUSER_PASSWORD"]
+        )
+        return cls(settings, state, cluster, cluster.url(), "127.0.0.1", port)
+
+    # -- databases ------------------------------------------------------------------------------
+    @property
+    def databases(self) -> list[Database]:
+        return [
+            Database(AIRFLOW_DB, "airflow", self.settings["AIRFLOW_DB_PASSWORD"]),
+            Database(WAREHOUSE_DB, "warehouse", self.settings["WAREHOUSE_DB_PASSWORD"]),
+        ]
+
+    def url(self, db: Database, driver: str = "postgresql") -> str:
+        return f"{driver}://{quote(db.owner)}:{quote(db.password, safe='')}@{self.host}:{self.port}/{db.name}"
+
+    @property
+    def warehouse(self) -> Database:
+        return self.databases[1]
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.url(self.warehouse)
+
+    @property
+    def airflow_db_url(self) -> str:
+        return self.url(self.databases[0])
+
+    def start_postgres(self) -> None:
+        """Start (initialising on first use) the embedded cluster; create roles, databases, schemas."""
+        if self.cluster:
+            self.cluster.start()
+        ensure_databases(self.admin_url, self.databases)
+        ensure_schemas(self.warehouse_url)
+
+    def stop_postgres(self) -> bool:
+        return bool(self.cluster and self.cluster.stop())
+
+    # -- process environment --------------------------------------------------------------------
+    def variables(self) -> dict[str, str]:
+        """Environment for Airflow, dbt, GX and the project's own code (on top of os.environ)."""
+        wh = self.warehouse
+        conn = {
+            "conn_type": "postgres",
+            "host": self.host,
+            "port": self.port,
+            "login": wh.owner,
+            "password": wh.password,
+            "schema": wh.name,
+        }
+        airflow_home = self.state / "airflow"
+        return {
+            "SHOP_STATE_DIR": str(self.state),
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.url(self.databases[0], "postgresql+psycopg2"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.settings["AIRFLOW_JWT_SECRET"],
+            "AIRFLOW__COSMOS__CACHE_DIR": str(self.state / "cosmos"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
+            f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(conn),
+            # dbt_project/profiles.yml reads these (dbt run by hand, `dbt parse`, `dbt docs`).
+            "WAREHOUSE_HOST": self.host,
+            "WAREHOUSE_PORT": str(self.port),
+            "WAREHOUSE_USER": wh.owner,
+            "WAREHOUSE_PASSWORD": wh.password,
+            "WAREHOUSE_DB": wh.name,
+            "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+
+    def apply(self) -> None:
+        """Export `variables()` into this process (before Airflow is imported)."""
+        os.environ.update(self.variables())

@@ -1,0 +1,97 @@
+"""Where the local platform keeps its state, and the per-install secrets in `.env`.
+
+Everything the project generates lives under `.state/` in the checkout (ignored by git). Credentials are
+generated on first use into `.env` (ignored); `.env.example` documents every key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_FILE = ROOT / ".env"
+DEFAULT_PG_PORT = 54329
+
+# Keys generated on first run. Role names are fixed, passwords are random per install.
+_GENERATED = {
+    "PG_SUPERUSER": lambda: "shop_admin",
+    "PG_SUPERUSER_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "AIRFLOW_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "WAREHOUSE_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "AIRFLOW_JWT_SECRET": lambda: secrets.token_urlsafe(32),
+}
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state")).resolve()
+
+
+def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def free_port(preferred: int | None = None) -> int:
+    """`preferred` when nothing listens on it, else the next free port above it (or any free port)."""
+    candidates = range(preferred, preferred + 100) if preferred else [0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in {preferred}..{preferred + 99}")
+
+
+def ensure_env_file(path: Path = ENV_FILE) -> dict[str, str]:
+    """Read `.env`, adding any missing generated key (first run writes them all). Returns its values."""
+    values = read_env_file(path)
+    missing = {key: make() for key, make in _GENERATED.items() if key not in values}
+    if "PG_PORT" not in values:
+        missing["PG_PORT"] = str(free_port(DEFAULT_PG_PORT))
+    if missing:
+        header = (
+            ""
+            if path.exists()
+            else (
+                "# Generated per install by `python -m stack` (make run / make up). Never commit this file.\n"
+                "# See .env.example for what each key means.\n"
+            )
+        )
+        with path.open("a") as fh:
+            fh.write(header + "".join(f"{key}={value}\n" for key, value in missing.items()))
+        path.chmod(0o600)
+        values.update(missing)
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration: `.env` values overridden by the process environment."""
+
+    values: dict[str, str]
+
+    @classmethod
+    def load(cls) -> Settings:
+        values = ensure_env_file()
+        values.update({k: v for k, v in os.environ.items() if k in values or k == "EXTERNAL_POSTGRES_URL"})
+        return cls(values)
+
+    def __getitem__(self, key: str) -> str:
+        return self.values[key]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.values.get(key, default)
