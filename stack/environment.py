@@ -31,7 +31,9 @@ class Environment:
     port: int
 
     @classmethod
-    def load(cls, settings: Settings | None = None, state: Path | None = None) -> Environment:
+    def load(
+        cls, settings: Settings | None = None, state: Path | None = None, throwaway: bool = False
+    ) -> Environment:
         settings = settings or Settings.load()
         state = state or state_dir()
         external = settings.get("EXTERNAL_POSTGRES_URL")
@@ -40,7 +42,11 @@ class Environment:
             return cls(settings, state, None, external, parts.hostname or "127.0.0.1", parts.port or 5432)
         port = int(settings["PG_PORT"])
         cluster = Cluster(
-            state / "postgres", port, settings["PG_SUPERUSER"], settings["PG_SUPERUSER_PASSWORD"]
+            state / "postgres",
+            port,
+            settings["PG_SUPERUSER"],
+            settings["PG_SUPERUSER_PASSWORD"],
+            throwaway=throwaway,
         )
         return cls(settings, state, cluster, cluster.url(), "127.0.0.1", port)
 

@@ -90,6 +90,13 @@ class Settings:
         values.update({k: v for k, v in os.environ.items() if k in values or k == "EXTERNAL_POSTGRES_URL"})
         return cls(values)
 
+    @classmethod
+    def generate(cls) -> Settings:
+        """Fresh credentials and a free port, never written to disk (throwaway clusters for tests)."""
+        values = {key: make() for key, make in _GENERATED.items()}
+        values["PG_PORT"] = str(free_port())
+        return cls(values)
+
     def __getitem__(self, key: str) -> str:
         return self.values[key]
 

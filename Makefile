@@ -1,0 +1,49 @@
+# shop-warehouse: two commands, `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+BOOT := .state/bootstrap
+UV := $(BOOT)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+
+.PHONY: run test down status install lint format clean
+
+## run: install, start Postgres, migrate Airflow, run elt_ecommerce end to end (DATE=YYYY-MM-DD optional)
+run: $(SYNCED)
+	@$(VENV)/bin/python -m stack run $(if $(DATE),--date $(DATE))
+
+## test: the test suite against a real throwaway Postgres, Airflow, dbt and GX
+test: $(SYNCED)
+	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## down: stop everything the project started
+down:
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m stack down; else echo "nothing to stop"; fi
+
+status: $(SYNCED)
+	@$(VENV)/bin/python -m stack status
+
+install: $(SYNCED)
+
+lint: $(SYNCED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(SYNCED)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## clean: stop, then delete the environment and all local state (the embedded database too; .env stays)
+clean: down
+	rm -rf $(VENV) .state dbt_project/target dbt_project/logs gx/uncommitted
+
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION) into $(BOOT)"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@$(PYTHON) -m venv $(BOOT)
+	@$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	@echo "==> installing the locked dependencies into $(VENV) (uv sync --frozen)"
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
+	@touch $@

@@ -1,0 +1,127 @@
+"""Airflow DAG `elt_ecommerce`: land the shop's day, load raw, gate, transform with dbt, audit, report.
+
+land_files → load_<entity> (parallel) → validate_raw (GX `raw_landed`) → transform (Cosmos, one task per
+dbt model with its tests) → validate_marts (GX `marts_publish`) → build_report.
+
+Wiring only: the work lives in `extract/`, `dbt_project/`, `gx/` and `monitoring/`. Heavy imports
+happen inside the tasks; nothing here touches a database or the network at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import DAG, BaseHook, chain, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT = ROOT / "dbt_project"
+WAREHOUSE_CONN_ID = "warehouse"
+ENTITIES = ("customers", "products", "orders", "order_items")
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state"))
+
+
+def _warehouse_url() -> str:
+    """libpq URL of the warehouse, from Airflow connection `warehouse` (env var or secrets backend)."""
+    from psycopg.conninfo import make_conninfo
+
+    conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
+    return make_conninfo(
+        host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password, dbname=conn.schema
+    )
+
+
+@task
+def land_files(ds: str | None = None) -> str:
+    """Write the day's shop export (a small deterministic sample) into the landing folder."""
+    from datetime import date
+
+    from extract.sample import write_day
+
+    landing = _state_dir() / "landing"
+    write_day(landing, date.fromisoformat(ds))
+    return str(landing)
+
+
+@task
+def load_entity(entity: str, landing: str, ds: str | None = None) -> dict:
+    """COPY the day's files of one entity into raw.<entity> (one file, one transaction)."""
+    from dataclasses import asdict
+
+    from extract.load import load_folder
+
+    results = load_folder(_warehouse_url(), entity, Path(landing) / entity / ds)
+    return {"entity": entity, "batches": [asdict(r) for r in results]}
+
+
+def _run_gate(checkpoint: str, run_id: str) -> dict:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from gx.gate import QualityGateFailed, run_gate
+
+    try:
+        return run_gate(checkpoint, _warehouse_url(), run_id)
+    except QualityGateFailed as failed:
+        raise AirflowFailException(str(failed)) from failed
+
+
+@task
+def validate_raw(run_id: str | None = None) -> dict:
+    """GX checkpoint `raw_landed`: a blocking failure stops the run before dbt."""
+    return _run_gate("raw_landed", run_id)
+
+
+@task
+def validate_marts(run_id: str | None = None) -> dict:
+    """GX checkpoint `marts_publish` over the marts dbt just built."""
+    return _run_gate("marts_publish", run_id)
+
+
+@task
+def build_report(run_id: str | None = None, ds: str | None = None) -> str:
+    """Rows per table, dbt results and GX results of this run, as HTML + JSON under .state/reports."""
+    from monitoring.report import write_report
+
+    return str(write_report(_warehouse_url(), "elt_ecommerce", run_id, ds, _state_dir() / "reports"))
+
+
+with DAG(
+    dag_id="elt_ecommerce",
+    description="Shop exports → raw → dbt staging/marts → GX gates → report",
+    schedule="@daily",
+    start_date=datetime(2026, 11, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["elt", "ecommerce", "dbt", "gx"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    doc_md=__doc__,
+):
+    landing = land_files()
+    loads = [load_entity.override(task_id=f"load_{entity}")(entity, landing) for entity in ENTITIES]
+    transform = DbtTaskGroup(
+        group_id="transform",
+        project_config=ProjectConfig(
+            dbt_project_path=DBT_PROJECT,
+            manifest_path=DBT_PROJECT / "target" / "manifest.json",
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="shop",
+            target_name="airflow",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "staging"}
+            ),
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+        ),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+    )
+    chain(landing, loads, validate_raw(), transform, validate_marts(), build_report())

@@ -1,0 +1,105 @@
+"""Processes the project starts in the background: pidfiles under `.state/run/`, `down` and `status`.
+
+Each background process runs in its own process group, so stopping it stops its children too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from stack.settings import ENV_FILE, state_dir
+
+
+def pid_dir() -> Path:
+    return state_dir() / "run"
+
+
+def spawn(name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start `cmd` in a new process group, output to `log`, with a pidfile named `name`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pid_dir().mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
+    return proc
+
+
+def forget(name: str) -> None:
+    (pid_dir() / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(pid: int, timeout: float = 20.0) -> None:
+    """SIGTERM the process group led by `pid`, then SIGKILL what is left after `timeout`."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.2)
+
+
+def running() -> dict[str, int]:
+    found = {}
+    for pidfile in sorted(pid_dir().glob("*.pid")) if pid_dir().exists() else []:
+        pid = int(pidfile.read_text().strip() or 0)
+        if pid and _alive(pid):
+            found[pidfile.stem] = pid
+        else:
+            pidfile.unlink(missing_ok=True)
+    return found
+
+
+def down() -> int:
+    """Stop every background process the project started, then Postgres."""
+    for name, pid in running().items():
+        stop_group(pid)
+        forget(name)
+        print(f"stopped {name} (pid {pid})")
+    if not ENV_FILE.exists():
+        print("nothing to stop: no .env, so the project never started here")
+        return 0
+    from stack.environment import Environment
+
+    env = Environment.load()
+    if env.stop_postgres():
+        print(f"stopped Postgres on 127.0.0.1:{env.port}")
+    else:
+        print("Postgres was not running" if env.cluster else "external Postgres: left alone")
+    return 0
+
+
+def status() -> int:
+    if not ENV_FILE.exists():
+        print("not set up yet: run `make run`")
+        return 0
+    from stack.environment import Environment
+
+    env = Environment.load()
+    if env.cluster:
+        state = "running" if env.cluster.running() else "stopped"
+        bins = env.cluster.binaries() if env.cluster.initialised else None
+        origin = f" ({bins.source}: {bins.bindir})" if bins else ""
+        print(f"postgres   {state} on 127.0.0.1:{env.port}{origin}, data in {env.cluster.data}")
+    else:
+        print(f"postgres   external at {env.host}:{env.port}")
+    for name, pid in running().items():
+        print(f"{name:<10} running (pid {pid})")
+    return 0

@@ -1,0 +1,64 @@
+"""Every DAG in dags/ imports cleanly and follows the house rules; elt_ecommerce has its expected graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag(dbt_manifest: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}, "\n".join(f"{k}: {v}" for k, v in dagbag.import_errors.items())
+
+
+def test_each_file_is_one_dag_named_after_it(dagbag) -> None:
+    files = {path.stem for path in DAGS_FOLDER.glob("*.py")}
+    assert set(dagbag.dag_ids) == files
+
+
+@pytest.mark.parametrize("dag_id", [p.stem for p in DAGS_FOLDER.glob("*.py")])
+def test_tags_retries_and_owner(dagbag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert dag.tags, f"{dag_id} has no tags"
+    for task in dag.tasks:
+        assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_elt_ecommerce_has_one_task_per_dbt_model(dagbag, dbt_manifest: Path) -> None:
+    manifest = json.loads(dbt_manifest.read_text())
+    models = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+    dag = dagbag.dags["elt_ecommerce"]
+    dbt_tasks = {
+        t.task_id.removeprefix("transform.") for t in dag.tasks if t.task_id.startswith("transform.")
+    }
+    assert dbt_tasks == {f"{model}_model_build" for model in models}
+    assert {"stg_shop__orders", "fct_orders"} <= models
+
+
+def test_elt_ecommerce_task_order(dagbag) -> None:
+    dag = dagbag.dags["elt_ecommerce"]
+    entities = ("customers", "products", "orders", "order_items")
+    assert dag.get_task("land_files").downstream_task_ids == {f"load_{e}" for e in entities}
+    for entity in entities:
+        assert dag.get_task(f"load_{entity}").downstream_task_ids == {"validate_raw"}
+    roots = {t.task_id for t in dag.get_task("validate_raw").downstream_list}
+    assert roots and all(r.startswith("transform.stg_shop__") for r in roots)
+    leaves = {
+        t.task_id
+        for t in dag.tasks
+        if t.task_id.startswith("transform.")
+        and not any(d.startswith("transform.") for d in t.downstream_task_ids)
+    }
+    assert "transform.rpt_daily_revenue_model_build" in leaves
+    assert dag.get_task("validate_marts").upstream_task_ids == leaves
+    assert dag.get_task("build_report").upstream_task_ids == {"validate_marts"}

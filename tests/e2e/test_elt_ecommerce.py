@@ -1,0 +1,102 @@
+"""The whole ELT DAG on a real Postgres with `dag.test()`: what lands in the marts is what the files imply."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+DAY = "2026-11-20"
+REVENUE = {"paid", "shipped", "delivered"}
+
+
+def _read(landing: Path, entity: str) -> list[dict[str, str]]:
+    with (landing / entity / DAY / f"{entity}.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _expected_totals(landing: Path) -> dict[str, tuple[str, Decimal]]:
+    """order_id -> (status, total) by the contract's rule, computed from the landed files alone."""
+    subtotal: dict[str, Decimal] = defaultdict(Decimal)
+    for item in _read(landing, "order_items"):
+        subtotal[item["order_id"]] += int(item["quantity"]) * Decimal(item["unit_price"])
+    return {
+        o["order_id"]: (
+            o["status"],
+            subtotal[o["order_id"]] - Decimal(o["discount_amount"]) + Decimal(o["shipping_amount"]),
+        )
+        for o in _read(landing, "orders")
+        if o["order_id"] in subtotal
+    }
+
+
+@pytest.fixture(scope="module")
+def dag_run(airflow_db: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).get_dag("elt_ecommerce")
+    return dag.test(logical_date=datetime.fromisoformat(DAY).replace(tzinfo=UTC))
+
+
+def test_run_succeeds(dag_run) -> None:
+    assert dag_run.state == "success"
+
+
+def test_raw_tables_hold_every_landed_row(dag_run, platform) -> None:
+    landing = platform.state / "landing"
+    with psycopg.connect(platform.warehouse_url) as conn:
+        for entity in ("customers", "products", "orders", "order_items"):
+            (count,) = conn.execute(f"select count(*) from raw.{entity}").fetchone()  # noqa: S608
+            assert count == len(_read(landing, entity)), entity
+
+
+def test_fct_orders_totals_follow_the_contract(dag_run, platform) -> None:
+    expected = _expected_totals(platform.state / "landing")
+    with psycopg.connect(platform.warehouse_url) as conn:
+        rows = conn.execute("select order_id, status, order_total from marts.fct_orders").fetchall()
+    assert {order_id: (status, total) for order_id, status, total in rows} == expected
+    assert len(rows) == 20
+
+
+def test_daily_revenue_counts_paid_shipped_delivered(dag_run, platform) -> None:
+    expected = _expected_totals(platform.state / "landing")
+    revenue = sum((total for status, total in expected.values() if status in REVENUE), Decimal("0"))
+    with psycopg.connect(platform.warehouse_url) as conn:
+        rows = conn.execute(
+            "select order_date::text, order_count, net_revenue from marts.rpt_daily_revenue"
+        ).fetchall()
+    assert rows == [(DAY, len(expected), revenue)]
+
+
+def test_quality_results_recorded(dag_run, platform) -> None:
+    with psycopg.connect(platform.warehouse_url) as conn:
+        gx = conn.execute(
+            "select checkpoint, count(*), bool_and(success) from monitoring.gx_results"
+            " where run_id = %s group by 1",
+            [dag_run.run_id],
+        ).fetchall()
+        dbt = conn.execute(
+            "select count(distinct name) filter (where resource_type = 'model'),"
+            " bool_and(status in ('success', 'pass'))"
+            " from monitoring.dbt_results where airflow_run_id = %s",
+            [dag_run.run_id],
+        ).fetchone()
+    assert {checkpoint for checkpoint, _, _ in gx} == {"raw_landed", "marts_publish"}
+    assert all(ok for _, _, ok in gx)
+    assert dbt == (6, True)
+
+
+def test_report_written(dag_run, platform) -> None:
+    report = platform.state / "reports" / "elt_ecommerce"
+    data = json.loads((report / f"{DAY}.json").read_text())
+    assert (report / f"{DAY}.html").read_text().startswith("<!doctype html>")
+    assert {"raw", "staging", "marts"} == {t["schema"] for t in data["tables"]}
+    assert data["checks"]["dbt_failed"] == 0 and data["checks"]["gx_failed"] == 0
+    fct = next(t for t in data["tables"] if t["table"] == "fct_orders")
+    assert fct["rows"] == 20
