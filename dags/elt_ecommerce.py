@@ -30,12 +30,11 @@ def _state_dir() -> Path:
 
 def _warehouse_url() -> str:
     """libpq URL of the warehouse, from Airflow connection `warehouse` (env var or secrets backend)."""
-    from psycopg.conninfo import make_conninfo
+    from urllib.parse import quote
 
     conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
-    return make_conninfo(
-        host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password, dbname=conn.schema
-    )
+    login, password = quote(conn.login or "", safe=""), quote(conn.password or "", safe="")
+    return f"postgresql://{login}:{password}@{conn.host}:{conn.port or 5432}/{conn.schema}"
 
 
 @task

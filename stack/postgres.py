@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -40,7 +41,8 @@ class Binaries:
     @property
     def version(self) -> str:
         out = subprocess.run([self.bindir / "postgres", "--version"], capture_output=True, text=True)
-        return out.stdout.strip().rsplit(" ", 1)[-1] if out.returncode == 0 else "unknown"
+        found = re.search(r"\d+(\.\d+)+", out.stdout)  # "postgres (PostgreSQL) 15.18 (Debian …)"
+        return found.group(0) if found else "unknown"
 
 
 def _has_tools(bindir: Path) -> bool:

@@ -22,6 +22,7 @@ from stack.environment import Environment
 DAG_ID = "elt_ecommerce"
 _TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
 _MARK = {"success": "✓", "skipped": "·"}
+_ERROR_KEYS = ("ERROR", "Error:", "Exception:", "FAILED [", "ERRORED [")
 
 
 def _step(label: str, detail: str, mark: str = "✓") -> None:
@@ -81,6 +82,17 @@ def _run_dag(env: Environment, variables: dict[str, str], day: date) -> tuple[bo
     return proc.returncode == 0 and state == "success", log
 
 
+def _print_errors(log: Path, limit: int = 20) -> None:
+    """The log's error lines (task failures, exceptions, failed expectations), de-duplicated."""
+    seen: list[str] = []
+    for line in log.read_text(errors="replace").splitlines():
+        text = line.strip()
+        if any(key in text for key in _ERROR_KEYS) and text not in seen:
+            seen.append(text)
+    for text in seen[:limit]:
+        print(f"      {text[:220]}")
+
+
 def _print_summary(report_json: Path) -> None:
     report = json.loads(report_json.read_text())
     print("\n  Rows per table")
@@ -123,6 +135,7 @@ def run_pipeline(day: date) -> int:
     (ok, log), took = _timed(_run_dag, env, variables, day)
     if not ok:
         _step("elt_ecommerce", f"FAILED after {took:.0f}s; the full log: {log}", mark="✗")
+        _print_errors(log)
         return 1
     _step("elt_ecommerce", f"succeeded in {took:.0f}s · log: {log}")
     _print_summary(env.state / "reports" / DAG_ID / f"{day.isoformat()}.json")

@@ -1,0 +1,157 @@
+"""Checkpoints, named after the gate they hold: `raw_landed` (raw.orders), `marts_publish` (marts.fct_orders).
+
+`run_checkpoint` rebuilds from code, on every run, everything GX keeps in its stores (suite,
+validation definition, checkpoint; `add_or_update`, so reruns are idempotent), runs the checkpoint,
+updates the data docs site (gx/uncommitted/data_docs/local_site) and returns one
+`ExpectationOutcome` per expectation. All of it lands in gx/uncommitted/ (git-ignored); the committed
+gx/great_expectations.yml declares the `warehouse` datasource and its table assets and is never
+rewritten (adding an asset from code would make GX rewrite it with random ids).
+
+Driver: psycopg2 (`postgresql+psycopg2://`). It is the driver GX's Postgres datasource documents and
+is tested with, and naming it keeps the choice independent of SQLAlchemy's default for a bare
+`postgresql://` (psycopg2 up to SQLAlchemy 2.0, psycopg 3 from 2.1, the version installed here).
+psycopg2-binary comes with dbt-postgres and the Airflow Postgres provider. A bare `postgresql://`
+or `postgres://` URL is rewritten to it; a URL naming another driver is left alone (GX 1.24.1 also
+runs these suites on psycopg 3, `postgresql+psycopg://`).
+
+The URL reaches GX as the `GX_WAREHOUSE_URL` config variable of the context's runtime environment
+(it overrides an environment variable of that name), so it is never written to disk or to os.environ.
+GX contexts are not thread-safe: one validation per process. A file lock also serialises runs of
+several processes, which share and rewrite the same store files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import great_expectations as gx
+from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.data_context import FileDataContext
+
+from gx.results import ExpectationOutcome, outcomes_from_validation
+from gx.suites import DEFAULT_FRESHNESS_HOURS, RELATIONS, build_suite
+
+log = logging.getLogger(__name__)
+
+CONTEXT_DIR = Path(__file__).resolve().parent  # holds great_expectations.yml
+PROJECT_ROOT = CONTEXT_DIR.parent
+URL_VARIABLE = "GX_WAREHOUSE_URL"
+DATASOURCE = "warehouse"
+BATCH_DEFINITION = "whole_table"
+DOCS_SITE = "local_site"
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+
+# checkpoint -> the suites it validates (each against the asset of the same name)
+CHECKPOINTS: dict[str, tuple[str, ...]] = {
+    "raw_landed": ("raw__orders",),
+    "marts_publish": ("fct_orders",),
+}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy URL GX connects with: a driverless PostgreSQL URL gets `+psycopg2`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("postgres"):
+        raise ValueError("expected a PostgreSQL URL (postgresql://... or postgresql+psycopg2://...)")
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg2://{rest}"
+    return url
+
+
+def get_context(connection_url: str) -> FileDataContext:
+    """The File Data Context in gx/, with `${GX_WAREHOUSE_URL}` resolving to `connection_url`."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    return gx.get_context(
+        mode="file",
+        project_root_dir=PROJECT_ROOT,
+        runtime_environment={URL_VARIABLE: sqlalchemy_url(connection_url)},
+    )
+
+
+def _batch_definition(context: FileDataContext, suite_name: str):
+    """The whole-table batch of the asset named after the suite, checked against the suite's relation."""
+    asset = context.data_sources.get(DATASOURCE).get_asset(suite_name)
+    relation = RELATIONS[suite_name]
+    if (asset.schema_name, asset.table_name) != (relation.schema, relation.table):
+        raise RuntimeError(
+            f"asset {suite_name!r} in gx/great_expectations.yml points at "
+            f"{asset.schema_name}.{asset.table_name}, suite expects {relation}"
+        )
+    return asset.get_batch_definition(BATCH_DEFINITION)
+
+
+def ensure_checkpoint(
+    context: FileDataContext, name: str, freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+) -> gx.Checkpoint:
+    """Add or update the checkpoint `name`, its validation definitions and suites."""
+    validation_definitions = []
+    for suite_name in CHECKPOINTS[name]:
+        suite = context.suites.add_or_update(build_suite(suite_name, freshness_hours=freshness_hours))
+        validation_definitions.append(
+            context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=suite_name, data=_batch_definition(context, suite_name), suite=suite
+                )
+            )
+        )
+    checkpoint = gx.Checkpoint(
+        name=name,
+        validation_definitions=validation_definitions,
+        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+        result_format=RESULT_FORMAT,
+    )
+    return context.checkpoints.add_or_update(checkpoint)
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    lock_path = CONTEXT_DIR / "uncommitted" / ".run.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_checkpoint(
+    name: str, connection_url: str, *, freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+) -> list[ExpectationOutcome]:
+    """Run checkpoint `name` against the warehouse at `connection_url`; one outcome per expectation.
+
+    `connection_url` is a SQLAlchemy or libpq PostgreSQL URL. Failing expectations do not raise
+    (deciding what blocks is the caller's job, see gx/gate.py); an expectation that raised comes
+    back with `errored=True`. Unknown checkpoint names raise KeyError; connection problems raise.
+    """
+    if name not in CHECKPOINTS:
+        raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}")
+    started = time.perf_counter()
+    with _exclusive():
+        context = get_context(connection_url)
+        checkpoint = ensure_checkpoint(context, name, freshness_hours=freshness_hours)
+        order = {
+            vd.suite.name: [expectation.id for expectation in vd.suite.expectations]
+            for vd in checkpoint.validation_definitions
+        }
+        result = checkpoint.run(run_id=gx.RunIdentifier(run_name=name))
+    outcomes: list[ExpectationOutcome] = []
+    for validation in result.run_results.values():
+        suite = validation.suite_name
+        outcomes += outcomes_from_validation(
+            suite, str(RELATIONS[suite]), validation.to_json_dict(), order.get(suite)
+        )
+    log.info(
+        "checkpoint %s: %d expectation(s), %d failed, %d errored in %.1fs",
+        name,
+        len(outcomes),
+        sum(1 for o in outcomes if not o.success and not o.errored),
+        sum(1 for o in outcomes if o.errored),
+        time.perf_counter() - started,
+    )
+    return outcomes

@@ -1,0 +1,201 @@
+"""Expectation outcomes: GX validation results as one flat row per expectation, kept in the warehouse.
+
+`outcomes_from_validation` reads the JSON form of a suite's validation result (no GX import needed);
+`persist_outcomes` writes the rows to `monitoring.gx_results`, replacing those of the same run and
+checkpoint, so a rerun of a task leaves one set of rows.
+
+GX reports an expectation that raised (missing column, SQL error) as `success=False` with
+`exception_info.raised_exception=True`; here that is `errored=True` (and still `success=False`), kept
+apart from a real failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+log = logging.getLogger(__name__)
+
+SCHEMA, TABLE = "monitoring", "gx_results"
+EXAMPLES = 5  # unexpected values quoted in `details`
+_DETAILS_MAX = 500
+_SUMMARY_KEYS = ("element_count", "unexpected_percent", "missing_count")
+
+_DDL = """
+create table if not exists {table} (
+    run_id            text        not null,
+    checkpoint        text        not null,
+    suite             text        not null,
+    relation          text        not null,
+    expectation_type  text        not null,
+    column_name       text,
+    dimension         text        not null,
+    severity          text        not null,
+    success           boolean     not null,
+    errored           boolean     not null,
+    observed_value    jsonb,
+    unexpected_count  bigint,
+    details           text,
+    validated_at      timestamptz not null default now(),
+    check (not (success and errored))
+)
+"""
+_INDEX = "create index if not exists gx_results_run_checkpoint_idx on {table} (run_id, checkpoint)"
+_COLUMNS = (
+    "run_id", "checkpoint", "suite", "relation", "expectation_type", "column_name", "dimension",
+    "severity", "success", "errored", "observed_value", "unexpected_count", "details",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's verdict. `errored` means it raised; then `success` is False too."""
+
+    suite: str
+    relation: str
+    expectation_type: str
+    column: str | None
+    dimension: str
+    severity: str
+    success: bool
+    errored: bool
+    observed_value: Any  # JSON-able
+    unexpected_count: int | None
+    details: str
+
+
+def _exception_message(info: Any) -> str | None:
+    """The message of what an expectation raised, or None when it did not raise.
+
+    GX gives either one `{"raised_exception", "exception_message", ...}` dict, or, when a metric the
+    expectation depends on failed, a dict of those keyed by the metric's id.
+    """
+    if not isinstance(info, dict) or not info:
+        return None
+    if "raised_exception" in info:
+        if not info.get("raised_exception"):
+            return None
+        return str(info.get("exception_message") or "raised an exception")
+    messages = [m for m in (_exception_message(v) for v in info.values()) if m]
+    return "; ".join(dict.fromkeys(messages)) or None
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line[:_DETAILS_MAX]
+
+
+def _observed(result: dict) -> Any:
+    if "observed_value" in result:
+        return result["observed_value"]
+    # map expectations (not null, unique, in set) report counts instead of one observed value
+    summary = {key: result[key] for key in _SUMMARY_KEYS if key in result}
+    return summary or None
+
+
+def _details(config: dict, result: dict, unexpected_count: int | None, success: bool) -> str:
+    if success:
+        return ""
+    counts = result.get("partial_unexpected_counts") or []
+    counts = [c for c in counts if isinstance(c, dict) and "value" in c]
+    if counts:
+        examples = ", ".join(f"{c['value']!r} ×{c.get('count')}" for c in counts[:EXAMPLES])
+        return f"e.g. {examples}"[:_DETAILS_MAX]
+    if result.get("partial_unexpected_list"):
+        return f"e.g. {result['partial_unexpected_list'][:EXAMPLES]!r}"[:_DETAILS_MAX]
+    description = config.get("description")
+    if unexpected_count is not None and description:
+        return f"{unexpected_count} unexpected row(s); expected: {description}"[:_DETAILS_MAX]
+    return description or ""
+
+
+def outcome_from_result(suite: str, relation: str, evr: dict) -> ExpectationOutcome:
+    """Map one ExpectationValidationResult (its `to_json_dict()` form) to an outcome."""
+    config = evr.get("expectation_config") or {}
+    kwargs, meta = config.get("kwargs") or {}, config.get("meta") or {}
+    result = evr.get("result") or {}
+    error = _exception_message(evr.get("exception_info"))
+    success = bool(evr.get("success")) and error is None
+    unexpected = result.get("unexpected_count")
+    if unexpected is None and config.get("type") == "unexpected_rows_expectation":
+        unexpected = result.get("observed_value")  # the number of rows the check query returned
+    unexpected = int(unexpected) if isinstance(unexpected, int | float) else None
+    return ExpectationOutcome(
+        suite=suite,
+        relation=relation,
+        expectation_type=str(config.get("type")),
+        column=kwargs.get("column"),
+        dimension=meta.get("dimension", "unknown"),
+        severity=meta.get("severity", "blocking"),  # an untagged expectation blocks
+        success=success,
+        errored=error is not None,
+        observed_value=None if error else _observed(result),
+        unexpected_count=None if error else unexpected,
+        details=_first_line(error) if error else _details(config, result, unexpected, success),
+    )
+
+
+def outcomes_from_validation(
+    suite: str, relation: str, validation: dict, order: list[str] | None = None
+) -> list[ExpectationOutcome]:
+    """Outcomes of one suite's validation result (JSON form), in `order` of expectation ids if given.
+
+    GX lists errored expectations first; ordering by the suite keeps the rows stable between runs.
+    """
+    results = list(validation.get("results") or [])
+    if order:
+        rank = {expectation_id: i for i, expectation_id in enumerate(order)}
+        results.sort(key=lambda evr: rank.get((evr.get("expectation_config") or {}).get("id"), len(rank)))
+    return [outcome_from_result(suite, relation, evr) for evr in results]
+
+
+def libpq_url(url: str) -> str:
+    """`postgresql+psycopg2://...` (SQLAlchemy) → `postgresql://...` (libpq); anything else as is."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.startswith(("postgresql+", "postgres+")):
+        return f"postgresql://{rest}"
+    return url
+
+
+def persist_outcomes(
+    conninfo: str, run_id: str, checkpoint: str, outcomes: Iterable[ExpectationOutcome]
+) -> None:
+    """Replace the rows of (`run_id`, `checkpoint`) in monitoring.gx_results with `outcomes`.
+
+    Creates the schema and table when missing. `conninfo` is a libpq URL or key=value string (a
+    SQLAlchemy `postgresql+driver://` URL is accepted too). One transaction: readers never see a
+    half-written run.
+    """
+    table = sql.Identifier(SCHEMA, TABLE)
+    rows = [
+        (
+            run_id, checkpoint, o.suite, o.relation, o.expectation_type, o.column, o.dimension,
+            o.severity, o.success, o.errored,
+            None if o.observed_value is None else Jsonb(o.observed_value),
+            o.unexpected_count, o.details,
+        )
+        for o in outcomes
+    ]  # fmt: skip
+    insert = sql.SQL("insert into {table} ({columns}) values ({values})").format(
+        table=table,
+        columns=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)),
+        values=sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)),
+    )
+    with psycopg.connect(libpq_url(conninfo)) as conn, conn.cursor() as cur:
+        # serialised: two gates finishing together would race on `create ... if not exists`
+        cur.execute("select pg_advisory_xact_lock(hashtext('gx.results_ddl'))")
+        cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
+        cur.execute(sql.SQL(_DDL).format(table=table))
+        cur.execute(sql.SQL(_INDEX).format(table=table))
+        cur.execute(
+            sql.SQL("delete from {table} where run_id = %s and checkpoint = %s").format(table=table),
+            (run_id, checkpoint),
+        )
+        cur.executemany(insert, rows)
+    log.info("persisted %d GX outcome(s) for %s / %s", len(rows), run_id, checkpoint)
