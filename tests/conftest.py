@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     env = _PLATFORM.get("env")
     if isinstance(env, Environment):
+        if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes
+            sys.modules["airflow.settings"].dispose_orm()
         env.stop_postgres()
         shutil.rmtree(_PLATFORM["state"], ignore_errors=True)
 
