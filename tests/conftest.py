@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
