@@ -8,14 +8,19 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extract.load import FileRejected, load_file, load_folder
+from extract.load import load_file, load_folder, load_records
 from extract.sample import build_day, write_day
 
 
 @pytest.fixture
 def clean_raw(warehouse_url: str):
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("drop table if exists raw.customers, raw.orders, raw.load_ledger")
+        conn.execute(
+            "drop table if exists raw.customers, raw.orders, raw.load_rejects, raw.load_ledger cascade"
+        )
+    from extract import ddl
+
+    ddl._ready.clear()
     yield warehouse_url
 
 
@@ -33,17 +38,22 @@ def test_load_twice_is_idempotent(clean_raw: str, tmp_path: Path) -> None:
     write_day(tmp_path, date(2026, 11, 20))
     folder = tmp_path / "orders" / "2026-11-20"
     first = load_folder(clean_raw, "orders", folder)
-    second = load_folder(clean_raw, "orders", folder)
-    assert [r.rows_loaded for r in first] == [20] and not first[0].skipped
-    assert second[0].skipped and second[0].batch_id == first[0].batch_id
-    assert _count(clean_raw, "raw.orders") == 20
     with psycopg.connect(clean_raw) as conn:
-        ledger = conn.execute("select rows_read, rows_loaded, status from raw.load_ledger").fetchall()
+        before = conn.execute("select * from raw.orders order by _line").fetchall()
+    second = load_folder(clean_raw, "orders", folder)
+    assert [(r.rows_loaded, r.status, r.path) for r in first] == [(20, "loaded", "fast")]
+    assert [r.status for r in second] == ["skipped"]
+    with psycopg.connect(clean_raw) as conn:
+        after = conn.execute("select * from raw.orders order by _line").fetchall()
+        ledger = conn.execute(
+            "select rows_read, rows_loaded, rows_rejected, status from raw.load_ledger"
+        ).fetchall()
         lineage = conn.execute(
             "select min(_line), max(_line), count(distinct _batch_id) from raw.orders"
         ).fetchone()
-    assert ledger == [(20, 20, "loaded")]
-    assert lineage == (2, 21, 1)  # line 1 is the header
+    assert after == before
+    assert ledger == [(20, 20, 0, "loaded")]
+    assert lineage == (1, 20, 1)  # positions are record ordinals after the header
 
 
 def test_header_matched_case_insensitively_extras_kept(clean_raw: str, tmp_path: Path) -> None:
@@ -52,15 +62,23 @@ def test_header_matched_case_insensitively_extras_kept(clean_raw: str, tmp_path:
     row = "C1, Ada@Example.com ,Ada,Lovelace,de,Berlin,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,gold"
     path.write_text(f"{header}\n{row}\n", encoding="utf-8")
     result = load_file(clean_raw, "customers", path)
-    assert result.rows_loaded == 1
+    assert (result.rows_loaded, result.path) == (1, "careful")  # an extra field takes the careful path
     with psycopg.connect(clean_raw) as conn:
-        row = conn.execute("select customer_id, email, _extra from raw.customers").fetchone()
-    assert row == ("C1", " Ada@Example.com ", {"loyalty_tier": "gold"})  # values kept as sent
+        row = conn.execute("select customer_id, email, _extra, _line from raw.customers").fetchone()
+    assert row == ("C1", " Ada@Example.com ", {"loyalty_tier": "gold"}, 1)  # values kept as sent
 
 
-def test_file_without_key_field_is_rejected_whole(clean_raw: str, tmp_path: Path) -> None:
-    path = tmp_path / "orders.csv"
-    path.write_text("foo,bar\n1,2\n", encoding="utf-8")
-    with pytest.raises(FileRejected, match="order_id"):
-        load_file(clean_raw, "orders", path)
-    assert _count(clean_raw, "raw.load_ledger") == 0  # the failed transaction left nothing behind
+def test_api_page_loaded_once_and_watermark_in_the_same_transaction(clean_raw: str) -> None:
+    page = [{"order_id": "O1", "customer_id": "C1", "status": "paid", "shipping_amount": 4.9, "gift": True}]
+
+    def advance(conn: psycopg.Connection) -> None:
+        conn.execute("create table if not exists raw.test_marks (n int)")
+        conn.execute("insert into raw.test_marks values (1)")
+
+    first = load_records(clean_raw, "orders", page, "api:orders?page=1", in_transaction=advance)
+    again = load_records(clean_raw, "orders", page, "api:orders?page=1")
+    assert (first.status, first.rows_loaded, again.status) == ("loaded", 1, "skipped")
+    with psycopg.connect(clean_raw) as conn:
+        row = conn.execute("select order_id, shipping_amount, _extra, _line from raw.orders").fetchone()
+        assert conn.execute("select count(*) from raw.test_marks").fetchone() == (1,)
+    assert row == ("O1", "4.9", {"gift": True}, 1)

@@ -1,0 +1,82 @@
+"""The raw layer's tables: one per entity (contract fields as text + lineage), the load ledger, the rejects.
+
+Created on first use by the loaders, idempotently, serialised with an advisory lock (parallel loads of
+different entities may race on DDL). Lineage defaults let the fast path COPY a file's bytes unchanged:
+`_batch_id` and `_source` come from settings made for the batch, `_line` from a sequence reset per batch.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from extract.contract import FIELDS
+
+LEDGER = """
+create table if not exists raw.load_ledger (
+    batch_id      bigint generated always as identity primary key,
+    entity        text not null,
+    source        text not null,
+    content_hash  text not null,
+    rows_read     integer,
+    rows_loaded   integer,
+    status        text not null,
+    started_at    timestamptz not null default clock_timestamp(),
+    finished_at   timestamptz,
+    duration_ms   integer
+);
+alter table raw.load_ledger
+    add column if not exists source_kind text not null default 'file',
+    add column if not exists rows_rejected integer,
+    add column if not exists load_path text,
+    add column if not exists error text;
+create index if not exists load_ledger_entity_hash on raw.load_ledger (entity, content_hash);
+create table if not exists raw.load_rejects (
+    reject_id    bigint generated always as identity primary key,
+    batch_id     bigint not null references raw.load_ledger (batch_id),
+    entity       text not null,
+    source       text not null,
+    position     integer,
+    raw_content  text,
+    reason       text not null,
+    rejected_at  timestamptz not null default clock_timestamp()
+);
+"""
+
+_ready: set[tuple[str, str]] = set()
+
+
+def line_sequence(entity: str) -> str:
+    return f"raw.{entity}__line"
+
+
+def _entity_ddl(entity: str) -> list[sql.Composable]:
+    table = sql.Identifier("raw", entity)
+    sequence = sql.Identifier("raw", f"{entity}__line")
+    columns = [sql.SQL("{} text").format(sql.Identifier(f)) for f in FIELDS[entity]]
+    columns.append(sql.SQL("_extra jsonb"))
+    return [
+        sql.SQL("create sequence if not exists {}").format(sequence),
+        sql.SQL(
+            "create table if not exists {} ({}, _batch_id bigint not null, _source text not null,"
+            " _line integer not null, _loaded_at timestamptz not null default now())"
+        ).format(table, sql.SQL(", ").join(columns)),
+        sql.SQL(
+            "alter table {} alter column _batch_id set default current_setting('extract.batch_id')::bigint,"
+            " alter column _source set default current_setting('extract.source'),"
+            " alter column _line set default nextval({})"
+        ).format(table, sql.Literal(line_sequence(entity))),
+    ]
+
+
+def ensure_raw(conninfo: str, entity: str) -> None:
+    """Create (or bring up to date) raw.<entity>, the ledger and the rejects table; once per process."""
+    if (conninfo, entity) in _ready:
+        return
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('extract.raw_ddl'))")
+        conn.execute("create schema if not exists raw")
+        conn.execute(LEDGER)
+        for statement in _entity_ddl(entity):
+            conn.execute(statement)
+    _ready.add((conninfo, entity))
