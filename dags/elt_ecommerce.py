@@ -1,7 +1,8 @@
 """Airflow DAG `elt_ecommerce`: land the shop's day, load raw, gate, transform with dbt, audit, report.
 
-land_files → load_<entity> (parallel) → validate_raw (GX `raw_landed`) → transform (Cosmos, one task per
-dbt model with its tests) → validate_marts (GX `marts_publish`) → build_report.
+land_files → load_<entity> (parallel; each updates the Asset raw.<entity>) → validate_raw (GX
+`raw_landed`) → transform (Cosmos, one task per dbt model with its tests) → validate_marts (GX
+`marts_publish`) → build_report.
 
 Wiring only: the work lives in `extract/`, `dbt_project/`, `gx/` and `monitoring/`. Heavy imports
 happen inside the tasks; nothing here touches a database or the network at parse time.
@@ -13,7 +14,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, BaseHook, chain, task
+from airflow.sdk import DAG, Asset, BaseHook, chain, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -21,7 +22,7 @@ from cosmos.profiles import PostgresUserPasswordProfileMapping
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt_project"
 WAREHOUSE_CONN_ID = "warehouse"
-ENTITIES = ("customers", "products", "orders", "order_items")
+ENTITIES = ("customers", "products", "orders", "order_items", "sessions")
 
 
 def _state_dir() -> Path:
@@ -49,15 +50,26 @@ def land_files(ds: str | None = None) -> str:
     return str(landing)
 
 
+def raw_asset(entity: str) -> Asset:
+    """The Airflow Asset of a raw table: DAGs downstream of the load can be scheduled on it."""
+    return Asset(f"raw.{entity}")
+
+
 @task
 def load_entity(entity: str, landing: str, ds: str | None = None) -> dict:
-    """COPY the day's files of one entity into raw.<entity> (one file, one transaction)."""
+    """COPY the day's files of one entity into raw.<entity>: one file, one transaction; unreadable rows go
+    to raw.load_rejects, an unreadable file is recorded as rejected and the other files still load."""
+    import logging
     from dataclasses import asdict
 
     from extract.load import load_folder
 
     results = load_folder(_warehouse_url(), entity, Path(landing) / entity / ds)
-    return {"entity": entity, "batches": [asdict(r) for r in results]}
+    for result in results:
+        if result.status == "rejected":
+            logging.getLogger(__name__).warning("file rejected: %s", result.error)
+    totals = {k: sum(getattr(r, k) for r in results) for k in ("rows_read", "rows_loaded", "rows_rejected")}
+    return {"entity": entity, **totals, "batches": [asdict(r) for r in results]}
 
 
 def _run_gate(checkpoint: str, run_id: str) -> dict:
@@ -103,7 +115,10 @@ with DAG(
     doc_md=__doc__,
 ):
     landing = land_files()
-    loads = [load_entity.override(task_id=f"load_{entity}")(entity, landing) for entity in ENTITIES]
+    loads = [
+        load_entity.override(task_id=f"load_{entity}", outlets=[raw_asset(entity)])(entity, landing)
+        for entity in ENTITIES
+    ]
     transform = DbtTaskGroup(
         group_id="transform",
         project_config=ProjectConfig(

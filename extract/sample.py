@@ -1,7 +1,7 @@
 """A small, deterministic shop day in the contract's file format (the walking skeleton's source).
 
-`write_day(landing, day)` writes `<landing>/<entity>/<day>/<entity>.csv` for customers, products, orders
-and order_items. The same day always gives byte-identical files (seeded from the date), so a rerun of
+`write_day(landing, day)` writes `<landing>/<entity>/<day>/<entity>.csv` for customers, products, orders,
+order_items and sessions. The same day always gives byte-identical files (seeded from the date), so a rerun of
 the same Airflow data interval lands the same content.
 """
 
@@ -43,6 +43,7 @@ _CATALOGUE = (
 )
 _STATUS_WEIGHTS = (3, 5, 4, 4, 2, 1)  # placed, paid, shipped, delivered, cancelled, returned
 _PAYMENTS = ("card", "paypal", "klarna", "bank_transfer")
+_CHANNELS = ("organic", "paid_search", "email", "social", "direct")
 
 
 def _ts(moment: datetime) -> str:
@@ -113,7 +114,37 @@ def build_day(day: date, n_customers: int = 12, n_orders: int = 20) -> dict[str,
                     "unit_price": str(Decimal(product["unit_price"])),
                 }
             )
-    return {"customers": customers, "products": products, "orders": orders, "order_items": items}
+    sessions = []
+    for n, order in enumerate(orders, start=1):  # each order converted a session; some visits did not
+        ordered_at = datetime.fromisoformat(order["ordered_at"].replace("Z", "+00:00"))
+        started = ordered_at - timedelta(minutes=rng.randrange(3, 40))
+        sessions.append(
+            _session(rng, f"S{day:%Y%m%d}-{n:05d}", order["customer_id"], started, order["order_id"])
+        )
+    for n in range(len(orders) + 1, 2 * len(orders) + 1):
+        started = midnight + timedelta(seconds=rng.randrange(0, 86_400 - 3_600))
+        visitor = rng.choice(customers)["customer_id"] if rng.random() < 0.5 else None
+        sessions.append(_session(rng, f"S{day:%Y%m%d}-{n:05d}", visitor, started, None))
+    return {
+        "customers": customers,
+        "products": products,
+        "orders": orders,
+        "order_items": items,
+        "sessions": sessions,
+    }
+
+
+def _session(rng: random.Random, session_id: str, customer_id, started: datetime, order_id) -> dict:
+    return {
+        "session_id": session_id,
+        "customer_id": customer_id,
+        "started_at": _ts(started),
+        "ended_at": _ts(started + timedelta(seconds=rng.randrange(30, 2_400))),
+        "device": rng.choice(("desktop", "mobile", "tablet")),
+        "channel": rng.choice(_CHANNELS),
+        "page_views": str(rng.randint(1, 25)),
+        "order_id": order_id,
+    }
 
 
 def write_day(landing: Path, day: date) -> list[Path]:

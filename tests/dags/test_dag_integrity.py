@@ -47,7 +47,9 @@ def test_elt_ecommerce_has_one_task_per_dbt_model(dagbag, dbt_manifest: Path) ->
 
 def test_elt_ecommerce_task_order(dagbag) -> None:
     dag = dagbag.dags["elt_ecommerce"]
-    entities = ("customers", "products", "orders", "order_items")
+    entities = ("customers", "products", "orders", "order_items", "sessions")
+    for entity in entities:
+        assert [a.name for a in dag.get_task(f"load_{entity}").outlets] == [f"raw.{entity}"]
     assert dag.get_task("land_files").downstream_task_ids == {f"load_{e}" for e in entities}
     for entity in entities:
         assert dag.get_task(f"load_{entity}").downstream_task_ids == {"validate_raw"}

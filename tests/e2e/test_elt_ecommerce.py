@@ -51,7 +51,7 @@ def test_run_succeeds(dag_run) -> None:
 def test_raw_tables_hold_every_landed_row(dag_run, platform) -> None:
     landing = platform.state / "landing"
     with psycopg.connect(platform.warehouse_url) as conn:
-        for entity in ("customers", "products", "orders", "order_items"):
+        for entity in ("customers", "products", "orders", "order_items", "sessions"):
             (count,) = conn.execute(f"select count(*) from raw.{entity}").fetchone()  # noqa: S608
             assert count == len(_read(landing, entity)), entity
 
@@ -89,7 +89,7 @@ def test_quality_results_recorded(dag_run, platform) -> None:
         ).fetchone()
     assert {checkpoint for checkpoint, _, _ in gx} == {"raw_landed", "marts_publish"}
     assert all(ok for _, _, ok in gx)
-    assert dbt == (6, True)
+    assert dbt == (7, True)
 
 
 def test_report_written(dag_run, platform) -> None:
@@ -100,3 +100,15 @@ def test_report_written(dag_run, platform) -> None:
     assert data["checks"]["dbt_failed"] == 0 and data["checks"]["gx_failed"] == 0
     fct = next(t for t in data["tables"] if t["table"] == "fct_orders")
     assert fct["rows"] == 20
+
+
+def test_each_load_updated_its_raw_asset(dag_run, platform) -> None:
+    """One Asset event per raw table (Cosmos adds one per dbt model, named by their postgres:// URI)."""
+    with psycopg.connect(platform.airflow_db_url) as conn:
+        names = conn.execute(
+            "select a.name from asset_event e join asset a on a.id = e.asset_id where e.source_run_id = %s",
+            [dag_run.run_id],
+        ).fetchall()
+    assert sorted(n for (n,) in names if n.startswith("raw.")) == sorted(
+        f"raw.{e}" for e in ("customers", "products", "orders", "order_items", "sessions")
+    )
