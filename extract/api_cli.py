@@ -1,0 +1,118 @@
+"""The CLI's `serve` (the shop API over generated data) and `api` (extract it into raw.*) commands.
+
+The token comes from `SHOP_API_TOKEN` only (a command-line argument would show in `ps`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from datetime import date
+
+from extract.landing import ENTITY_ORDER, warehouse_url_from_env
+
+TOKEN_VARIABLE = "SHOP_API_TOKEN"
+DEFAULT_PORT = 8765
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--seed", type=int, help="generator seed")
+    parser.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    parser.add_argument("--days", type=int, help="number of days")
+    parser.add_argument("--orders-per-day", type=int, help="orders a day, on average")
+    parser.add_argument("--fault-rate", type=float, help="data faults per kind, 0..1 (see extract/faults.py)")
+    parser.add_argument(
+        "--http-faults", type=float, default=0.0, help="chance of each of 429, 503, 500 and a slow answer"
+    )
+    parser.add_argument("--http-fault-seed", type=int, default=0)
+    parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a slow answer")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def serve_cli(args: argparse.Namespace) -> int:
+    """`python -m extract serve [--port P] [generator options] [--http-faults RATE]`: blocks until Ctrl-C."""
+    from extract.api_faults import Faults
+    from extract.api_server import serve
+    from extract.api_store import store_from_generator
+    from extract.generator import GeneratorConfig
+
+    token = os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        print(f"set {TOKEN_VARIABLE} to the token clients must send (Authorization: Bearer <token>)")
+        return 2
+    options = {
+        "seed": args.seed,
+        "start": args.start,
+        "days": args.days,
+        "orders_per_day": args.orders_per_day,
+        "fault_rate": args.fault_rate,
+    }
+    config = GeneratorConfig(**{k: v for k, v in options.items() if v is not None})
+    faults = (
+        Faults.uniform(args.http_faults, seed=args.http_fault_seed, slow_seconds=args.slow_seconds)
+        if args.http_faults
+        else None
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    store = store_from_generator(config, progress=not args.no_progress)
+    serve(store, token, port=args.port, faults=faults)
+    return 0
+
+
+def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url", default=f"http://127.0.0.1:{DEFAULT_PORT}", help="the shop API (without /api/v1)"
+    )
+    parser.add_argument(
+        "--entity", action="append", choices=ENTITY_ORDER, help="only this entity (repeatable)"
+    )
+    parser.add_argument("--url", help="warehouse libpq URL (default: WAREHOUSE_URL or the stack's env)")
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument("--max-retries", type=int, default=5)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def extract_cli(args: argparse.Namespace) -> int:
+    """`python -m extract api [--base-url U] [--entity E …] [--url URL]`: land what changed since the
+    last run of each entity."""
+    from tqdm import tqdm
+
+    from extract.api import ExtractError, extract_entity
+
+    url = args.url or warehouse_url_from_env()
+    token = os.environ.get(TOKEN_VARIABLE)
+    if not url or not token:
+        print(
+            f'needs a warehouse (--url, WAREHOUSE_URL or eval "$(python -m stack env)") and {TOKEN_VARIABLE}'
+        )
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    status = 0
+    for entity in args.entity or ENTITY_ORDER:
+        bar = tqdm(desc=entity, unit="record", unit_scale=True, disable=args.no_progress, leave=False)
+        try:
+            r = extract_entity(
+                url,
+                args.base_url,
+                token,
+                entity,
+                page_size=args.page_size,
+                timeout=args.timeout,
+                max_retries=args.max_retries,
+                on_page=bar.update,
+            )
+        except ExtractError as err:
+            print(f"{entity}: FAILED: {err}")
+            status = 1
+            continue
+        finally:
+            bar.close()
+        print(
+            f"{entity}: {r.pages} pages, {r.fetched} records sent, {r.loaded} loaded, {r.rejected} rejected,"
+            f" {r.duplicates} already loaded, {r.retries} retries; watermark {r.watermark}"
+        )
+    return status

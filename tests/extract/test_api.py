@@ -1,0 +1,372 @@
+"""The shop API server and the API extractor: a real HTTP server on loopback, a real Postgres."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from extract import api, ddl, watermark
+from extract.api import ExtractError, extract_all, extract_entity
+from extract.api_faults import Faults
+from extract.api_server import ShopApiServer
+from extract.api_store import RecordStore, store_from_generator
+from extract.contract import FIELDS, KEYS
+from extract.sample import build_day
+from extract.watermark import fingerprint, parse_timestamp, read_watermark
+
+TOKEN = "test-token-4f1c9a"
+DAY1, DAY2 = date(2026, 11, 19), date(2026, 11, 20)
+LOAD1, LOAD2 = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)  # D+1 00:00Z
+FAST = {"timeout": 0.25, "backoff": 0.01, "max_backoff": 0.2}  # client options that keep the tests quick
+
+Pairs = list[tuple[str, dict]]
+
+
+def _day(day: date) -> Pairs:
+    return [(entity, record) for entity, records in build_day(day).items() for record in records]
+
+
+def _dirty_day() -> Pairs:
+    """DAY1 plus what real exports get wrong: a version sent twice, empty and unreadable updated_at."""
+    pairs = _day(DAY1)
+    order = next(r for e, r in pairs if e == "orders")
+    return [
+        *pairs,
+        ("orders", dict(order)),
+        ("orders", {**order, "order_id": "O-EMPTY", "updated_at": ""}),
+        ("orders", {**order, "order_id": "O-GARBLED", "updated_at": "last tuesday"}),
+    ]
+
+
+def _distinct(pairs: Pairs, entity: str) -> int:
+    """Record versions of the entity (exact copies counted once)."""
+    return len({fingerprint(r) for e, r in pairs if e == entity})
+
+
+@pytest.fixture
+def db(warehouse_url: str) -> str:
+    tables = [*FIELDS, "load_rejects", "load_ledger", "api_watermarks"]
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop table if exists {} cascade").format(
+                sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)
+            )
+        )
+    ddl._ready.clear()
+    return warehouse_url
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ShopApiServer]]:
+    """serve(store=None, faults=None): a started server (over the dirty day by default), stopped after."""
+    servers: list[ShopApiServer] = []
+
+    def start(store: RecordStore | None = None, faults: Faults | None = None) -> ShopApiServer:
+        store = store or RecordStore.from_records(_dirty_day(), sent_at=LOAD1)
+        servers.append(ShopApiServer(store, TOKEN, faults=faults).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _table(url: str, entity: str) -> list[tuple]:
+    """raw.<entity>'s contract fields and extras, sorted."""
+    fields = sql.SQL(", ").join(map(sql.Identifier, FIELDS[entity]))
+    query = sql.SQL("select {}, _extra::text from {} order by {}, _extra::text").format(
+        fields, sql.Identifier("raw", entity), fields
+    )
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _copies(url: str, entity: str) -> tuple[int, int]:
+    """(rows, distinct (key, updated_at)) of raw.<entity>; the API's own updated_at is in `_extra`."""
+    stamp = (
+        sql.Identifier("updated_at") if "updated_at" in FIELDS[entity] else sql.SQL("_extra->>'updated_at'")
+    )
+    query = sql.SQL("select count(*), count(distinct ({}, {})) from {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, KEYS[entity])), stamp, sql.Identifier("raw", entity)
+    )
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchone()
+
+
+def _list(client: httpx.Client, url: str, **params) -> tuple[list[dict], int]:
+    """Every record of a listing, and the number of pages."""
+    records, pages = [], 0
+    while True:
+        body = client.get(url, params=params).raise_for_status().json()
+        records, pages = records + body["data"], pages + 1
+        if body["next_cursor"] is None:
+            return records, pages
+        params = {"limit": params.get("limit", 100), "cursor": body["next_cursor"]}
+
+
+# -- the server ---------------------------------------------------------------------------------------
+def test_pages_list_everything_once_in_updated_at_order(serve) -> None:
+    server = serve()
+    client = httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"})
+    for entity in FIELDS:
+        records, pages = _list(client, f"{server.url}/api/v1/{entity}", limit=7)
+        assert len(records) == server.store.count(entity)
+        assert pages == -(-len(records) // 7)
+        stamps = [parse_timestamp(r["updated_at"]) or LOAD1 for r in records]  # unreadable: at the load time
+        assert stamps == sorted(stamps)
+    items, _ = _list(client, f"{server.url}/api/v1/order_items")
+    sent = [parse_timestamp(i["updated_at"]) for i in items]  # the API's: when they were sent, 1 µs apart
+    assert sent[0] == LOAD1 and len(set(sent)) == len(sent) and sent[-1] - LOAD1 < timedelta(seconds=1)
+
+    noon = datetime(2026, 11, 19, 12, tzinfo=UTC)
+    first = client.get(f"{server.url}/api/v1/orders", params={"updated_since": noon.isoformat(), "limit": 3})
+    body = first.json()
+    late = {**body["data"][0], "order_id": "O-LATE", "updated_at": "2026-11-19T23:59:59Z"}
+    server.store.add("orders", [late])  # added while a client pages: it shows up on a later page
+    rest, _ = _list(client, f"{server.url}/api/v1/orders", limit=3, cursor=body["next_cursor"])
+    listed = body["data"] + rest
+    expected = [
+        r for e, r in _dirty_day() if e == "orders" and (parse_timestamp(r["updated_at"]) or LOAD1) >= noon
+    ]
+    assert len(listed) == len(expected) + 1
+    assert [r["order_id"] for r in listed[-3:]] == ["O-LATE", "O-EMPTY", "O-GARBLED"]
+
+
+def test_auth_unknown_entities_and_bad_parameters(serve) -> None:
+    server, http = serve(), httpx.Client()
+    url = f"{server.url}/api/v1/orders"
+    good = {"Authorization": f"Bearer {TOKEN}"}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
+        answer = http.get(url, headers=headers)
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert http.get(f"{server.url}/api/v1/refunds", headers=good).status_code == 404
+    assert http.get(f"{server.url}/api/v2/orders", headers=good).status_code == 404
+    cursor = http.get(url, headers=good, params={"limit": 2}).json()["next_cursor"]
+    for query in (
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
+        "updated_since=yesterday",
+        "cursor=bm90IGEgY3Vyc29y",
+        "cursor=%%%",
+        "page=2",
+        "limit=1&limit=2",
+        f"cursor={cursor}&updated_since=2026-11-19T00:00:00Z",  # issued for no updated_since
+    ):
+        answer = http.get(f"{url}?{query}", headers=good)
+        assert answer.status_code == 400, query
+        assert answer.json()["error"]
+    server.store.add(
+        "customers", [{"customer_id": f"X{n:03d}", "updated_at": "2026-11-19"} for n in range(150)]
+    )
+    customers = f"{server.url}/api/v1/customers"
+    assert len(http.get(customers, headers=good).json()["data"]) == 100  # the default limit
+    assert len(http.get(f"{customers}?limit=1000", headers=good).json()["data"]) == 162
+    since = http.get(
+        f"{customers}?updated_since=2026-11-19&limit=1000", headers=good
+    ).json()  # a date: 00:00Z
+    assert len(since["data"]) == 150 and since["next_cursor"] is None
+
+
+def test_fault_mode_is_deterministic(serve) -> None:
+    faults = Faults.uniform(0.15, seed=3, slow_seconds=0.01, retry_after=(0, 1))
+
+    def statuses(server: ShopApiServer) -> list[tuple[int, str | None]]:
+        client = httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"})
+        answers = [client.get(f"{server.url}/api/v1/products") for _ in range(40)]
+        return [(a.status_code, a.headers.get("Retry-After")) for a in answers]
+
+    first, second = statuses(serve(faults=faults)), statuses(serve(faults=faults))
+    assert first == second
+    assert {s for s, _ in first} == {200, 429, 500, 503}
+    assert {r for s, r in first if s in (429, 503)} == {"0", "1"}
+    scripted = statuses(serve(faults=Faults(script=("503", "500", "ok", "429"), retry_after=(0, 0))))
+    assert [s for s, _ in scripted[:5]] == [503, 500, 200, 429, 200]
+
+
+# -- the extractor ------------------------------------------------------------------------------------
+def test_extract_with_faults_equals_a_clean_extract(db: str, serve, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    clean = extract_all(db, serve().url, TOKEN, page_size=8, **FAST)
+    expected = {entity: _table(db, entity) for entity in FIELDS}
+    assert [r.retries for r in clean] == [0] * 5
+    assert {r.entity: r.loaded for r in clean} == {e: _distinct(_dirty_day(), e) for e in FIELDS}
+
+    db = _reset(db)
+    faults = Faults(
+        seed=11, throttled=0.1, unavailable=0.1, error=0.1, slow=0.02, slow_seconds=0.4, retry_after=(0, 0),
+        script=("429", "503", "500", "slow"),
+    )  # fmt: skip
+    server = serve(faults=faults)
+    faulty = extract_all(db, server.url, TOKEN, page_size=8, max_retries=8, **FAST)
+    assert {entity: _table(db, entity) for entity in FIELDS} == expected
+    for entity in FIELDS:
+        rows, distinct = _copies(db, entity)
+        assert rows == distinct == len(expected[entity])
+    assert sum(r.retries for r in faulty) == sum(server.stats[k] for k in ("429", "503", "500", "slow")) >= 4
+    assert all(server.stats[k] for k in ("429", "503", "500", "slow"))
+    assert TOKEN not in caplog.text
+
+
+def _reset(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [*FIELDS, "load_rejects", "load_ledger", "api_watermarks"]
+        conn.execute(
+            sql.SQL("drop table {} cascade").format(
+                sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)
+            )
+        )
+    ddl._ready.clear()
+    return url
+
+
+def test_retry_after_is_honoured(db: str, serve) -> None:
+    server = serve(faults=Faults(script=("429",), retry_after=(1, 1)))
+    started = time.monotonic()
+    result = extract_entity(db, server.url, TOKEN, "products", **{**FAST, "max_backoff": 5})
+    assert time.monotonic() - started >= 1.0
+    assert (result.retries, result.loaded) == (1, 8)
+
+
+def test_gives_up_with_an_error_naming_entity_url_and_status(
+    db: str, serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = serve(faults=Faults(unavailable=1.0, retry_after=(0, 0)))
+    with pytest.raises(ExtractError) as failed:
+        extract_entity(db, server.url, TOKEN, "orders", max_retries=2, **FAST)
+    message = str(failed.value)
+    assert message.startswith("orders: gave up on GET ")
+    assert f"{server.url}/api/v1/orders?limit=500" in message
+    assert message.endswith("after 3 attempts; last: HTTP 503")
+    assert server.stats["503"] == 3
+
+    with pytest.raises(ExtractError, match=r"orders: GET .*/api/v1/orders\?limit=500 answered HTTP 401"):
+        extract_entity(db, serve().url, "not-the-token", "orders", **FAST)  # not retried
+    assert TOKEN not in message and TOKEN not in caplog.text
+    assert read_watermark(db, "orders").updated_since is None
+
+
+def test_incremental_extract_loads_only_what_changed(db: str, serve) -> None:
+    store = RecordStore.from_records(_day(DAY1), sent_at=LOAD1)
+    server = serve(store)
+    first = {r.entity: r for r in extract_all(db, server.url, TOKEN, page_size=10, **FAST)}
+    assert {e: r.loaded for e, r in first.items()} == {e: store.count(e) for e in FIELDS}
+    orders_mark = read_watermark(db, "orders")
+    assert orders_mark.updated_since == max(
+        parse_timestamp(r["updated_at"]) for e, r in _day(DAY1) if e == "orders"
+    )
+
+    changed = [
+        ("customers", {**r, "city": "Gent", "updated_at": "2026-11-20T09:00:00Z"})
+        for e, r in _day(DAY1)[:3]
+        if e == "customers"
+    ]
+    day2 = [(e, r) for e, r in _day(DAY2) if e not in ("customers", "products")]  # orders, items, sessions
+    store.extend([*changed, *day2, *[(e, r) for e, r in _day(DAY2) if e == "products"]], sent_at=LOAD2)
+    second = {r.entity: r for r in extract_all(db, server.url, TOKEN, page_size=10, **FAST)}
+    new = {e: sum(1 for x, _ in [*changed, *day2] if x == e) for e in FIELDS}
+    assert {e: r.loaded for e, r in second.items()} == new  # products came again unchanged: nothing
+    assert second["products"].duplicates == 16  # the 8 at the watermark, then their copies sent again
+    assert read_watermark(db, "orders").updated_since > orders_mark.updated_since
+    assert read_watermark(db, "order_items").updated_since == LOAD2 + timedelta(
+        microseconds=new["order_items"] - 1
+    )
+
+    third = extract_all(db, server.url, TOKEN, page_size=10, **FAST)
+    assert [(r.loaded, r.fetched - r.duplicates) for r in third] == [(0, 0)] * 5
+    assert [r.fetched for r in third] == [3, 16, 1, 1, 1]  # all at the watermark: 3 customers changed at
+    # the same time, the 8 products share one updated_at (and were sent twice)
+    for entity in FIELDS:
+        rows, distinct = _copies(db, entity)
+        assert rows == distinct == first[entity].loaded + new[entity]
+    mark = read_watermark(db, "customers")
+    assert (mark.cursor, mark.rows_total) == (None, 12 + 3)
+
+
+def test_a_crash_between_pages_then_a_rerun_loads_every_record_once(
+    db: str, serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve()
+    real, calls = api.load_records, []
+
+    def crash_on_page_3(conninfo, entity, records, source, *, in_transaction):
+        calls.append(source)
+
+        def then_crash(conn: psycopg.Connection) -> None:
+            in_transaction(conn)  # rows and watermark written, then the process dies before the commit
+            raise RuntimeError("killed")
+
+        hook = then_crash if len(calls) == 3 else in_transaction
+        return real(conninfo, entity, records, source, in_transaction=hook)
+
+    monkeypatch.setattr(api, "load_records", crash_on_page_3)
+    with pytest.raises(RuntimeError, match="killed"):
+        extract_entity(db, server.url, TOKEN, "orders", page_size=4, **FAST)
+    assert _copies(db, "orders") == (8, 8)  # pages 1 and 2
+    assert read_watermark(db, "orders").cursor is not None  # interrupted mid-listing
+
+    monkeypatch.setattr(api, "load_records", real)
+    rerun = extract_entity(db, server.url, TOKEN, "orders", page_size=4, **FAST)
+    total = _distinct(_dirty_day(), "orders")
+    assert rerun.loaded == total - 8
+    assert _copies(db, "orders") == (total, total)
+    assert read_watermark(db, "orders").cursor is None
+
+
+def test_ties_at_the_watermark_and_unreadable_timestamps(db: str, serve) -> None:
+    server = serve()
+    first = extract_entity(
+        db, server.url, TOKEN, "products", page_size=3, **FAST
+    )  # 8 products, one updated_at
+    again = extract_entity(db, server.url, TOKEN, "products", page_size=3, **FAST)
+    assert (first.loaded, again.loaded, again.duplicates) == (8, 0, 8)
+    product = next(r for e, r in _day(DAY1) if e == "products")
+    server.store.add(
+        "products", [{**product, "product_id": "P0099", "sku": "SKU-1099"}]
+    )  # the same updated_at
+    assert extract_entity(db, server.url, TOKEN, "products", page_size=3, **FAST).loaded == 1
+
+    orders = extract_entity(db, server.url, TOKEN, "orders", page_size=4, **FAST)
+    assert (orders.fetched, orders.loaded, orders.duplicates) == (23, 22, 1)  # the copy sent twice
+    assert len(read_watermark(db, "orders").unresolved) == 2  # O-EMPTY, O-GARBLED: sent again until passed
+    assert extract_entity(db, server.url, TOKEN, "orders", **FAST).loaded == 0
+    server.store.add("orders", [r for e, r in _day(DAY2) if e == "orders"], sent_at=LOAD2)
+    assert extract_entity(db, server.url, TOKEN, "orders", **FAST).loaded == 20
+    assert extract_entity(db, server.url, TOKEN, "orders", **FAST).loaded == 0
+    assert read_watermark(db, "orders").unresolved == frozenset()  # now behind the watermark for good
+    assert _copies(db, "orders") == (42, 42)
+
+
+def test_one_extract_of_an_entity_at_a_time(db: str, serve) -> None:
+    server = serve()
+    with psycopg.connect(db, autocommit=True) as other:
+        assert watermark.try_lock(other, "orders")
+        with pytest.raises(ExtractError, match="another API extract of it is running"):
+            extract_entity(db, server.url, TOKEN, "orders", **FAST)
+    assert extract_entity(db, server.url, TOKEN, "orders", **FAST).loaded == 22
+
+
+def test_generated_shop_through_the_api(db: str, serve) -> None:
+    from extract.generator import GeneratorConfig, iter_days
+
+    config = GeneratorConfig(seed=5, days=2, orders_per_day=20, products=20, fault_rate=0.05)
+    pairs = [(e, r) for day in iter_days(config) for e, records in day.records.items() for r in records]
+    store = store_from_generator(config)
+    assert {e: store.count(e) for e in FIELDS} == {e: sum(1 for x, _ in pairs if x == e) for e in FIELDS}
+    server = serve(store, Faults.uniform(0.05, seed=1, slow_seconds=0.4, retry_after=(0, 0)))
+    results = extract_all(db, server.url, TOKEN, page_size=50, max_retries=8, **FAST)
+    for result in results:
+        versions = {fingerprint(r) for e, r in pairs if e == result.entity and "updated_at" in FIELDS[e]}
+        if versions:  # every version the shop sent, exactly once
+            assert result.loaded + result.rejected == len(versions)
+        rows, distinct = _copies(db, result.entity)
+        assert rows == distinct
