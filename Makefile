@@ -6,7 +6,7 @@ UV := $(BOOT)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 
-.PHONY: run test down status install lint format clean
+.PHONY: run test bench down status install lint format clean
 
 ## run: install, start Postgres, migrate Airflow, run elt_ecommerce end to end (DATE=YYYY-MM-DD optional)
 run: $(SYNCED)
@@ -15,6 +15,10 @@ run: $(SYNCED)
 ## test: the test suite against a real throwaway Postgres, Airflow, dbt and GX
 test: $(SYNCED)
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## bench: the load benchmark (loader vs psql \copy vs pandas to_sql, 1M orders); BENCH_ARGS="--orders N"
+bench: $(SYNCED)
+	@$(VENV)/bin/python bench/load_bench.py $(BENCH_ARGS)
 
 ## down: stop everything the project started
 down:

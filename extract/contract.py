@@ -58,7 +58,7 @@ ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "return
 REVENUE_STATUSES = ("paid", "shipped", "delivered")
 
 # Lineage columns every raw table carries after the contract's fields (all of which land as text).
-LINEAGE_COLUMNS = ("_batch_id", "_source", "_line", "_extra", "_loaded_at")
+LINEAGE_COLUMNS = ("_batch_id", "_line", "_extra", "_loaded_at")  # the source: raw.load_ledger
 
 
 def normalise_field(name: str) -> str:

@@ -2,7 +2,10 @@
 
 Created on first use by the loaders, idempotently, serialised with an advisory lock (parallel loads of
 different entities may race on DDL). Lineage defaults let the fast path COPY a file's bytes unchanged:
-`_batch_id` and `_source` come from settings made for the batch, `_line` from a sequence reset per batch.
+`_batch_id` comes from a setting made for the batch, `_line` from a sequence reset per batch, `_loaded_at`
+from the transaction's clock. A row's source (file path or API URL) is its batch's, in raw.load_ledger:
+`raw.<entity> r join raw.load_ledger l on l.batch_id = r._batch_id`. It is not repeated on every row: a
+path per row made raw rows up to twice as wide and the load ~25% slower (bench/load_bench.py).
 """
 
 from __future__ import annotations
@@ -56,15 +59,17 @@ def _entity_ddl(entity: str) -> list[sql.Composable]:
     columns = [sql.SQL("{} text").format(sql.Identifier(f)) for f in FIELDS[entity]]
     columns.append(sql.SQL("_extra jsonb"))
     return [
-        sql.SQL("create sequence if not exists {}").format(sequence),
+        # `_line` on the fast path: nextval per row, reset per batch under the entity's load lock (one
+        # loading session at a time), so a session cache is safe and spares a shared-buffer lock per row
+        sql.SQL("create sequence if not exists {} cache 1000").format(sequence),
+        sql.SQL("alter sequence {} cache 1000").format(sequence),
         sql.SQL(
-            "create table if not exists {} ({}, _batch_id bigint not null, _source text not null,"
+            "create table if not exists {} ({}, _batch_id bigint not null,"
             " _line integer not null, _loaded_at timestamptz not null default now())"
         ).format(table, sql.SQL(", ").join(columns)),
         sql.SQL(
             "alter table {} alter column _batch_id set default current_setting('extract.batch_id')::bigint,"
-            " alter column _source set default current_setting('extract.source'),"
-            " alter column _line set default nextval({})"
+            " alter column _line set default nextval({}), drop column if exists _source"
         ).format(table, sql.Literal(line_sequence(entity))),
     ]
 

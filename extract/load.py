@@ -1,13 +1,14 @@
 """Land source data in `raw.*` with COPY: one file (or API page) is one transaction, all visible or none.
 
 Raw rows keep the source's values as sent (every contract field is text; typing is dbt's job), unknown
-extra fields in `_extra`, and lineage: `_batch_id`, `_source`, `_line` (the position, see extract/readers.py),
-`_loaded_at`. Rows that cannot be read go to `raw.load_rejects` with their raw content and reason; the rest
-of the file loads. `raw.load_ledger` records every batch: rows read = loaded + rejected.
+extra fields in `_extra`, and lineage: `_batch_id` (its source, hash and timings in the ledger), `_line` (the
+position, see extract/readers.py), `_loaded_at`. Rows that cannot be read go to `raw.load_rejects` with
+their raw content and reason; the rest of the file loads. `raw.load_ledger` records every batch: rows
+read = loaded + rejected.
 
 A file whose content hash was already loaded for the entity is skipped. Two paths, one result:
 - fast: a clean CSV whose header holds only contract fields streams its bytes straight into COPY (Postgres
-  parses the CSV; `_line`, `_batch_id` and `_source` come from column defaults set for the batch);
+  parses the CSV; `_line` and `_batch_id` come from column defaults set for the batch);
 - careful: anything else (JSON, extra fields, or a CSV that COPY refuses: a wrong field count, bad bytes) is
   parsed row by row in Python, each bad row rejected with its reason. A CSV is retried this way, in the same
   transaction, when the fast path fails.
@@ -95,7 +96,6 @@ def _finish_batch(
 def _copy_fast(conn: psycopg.Connection, entity: str, path: Path, layout, batch_id: int, source: str) -> int:
     """Stream the CSV's bytes into COPY; raises psycopg.DataError when Postgres refuses a row."""
     conn.execute("select set_config('extract.batch_id', %s, true)", [str(batch_id)])
-    conn.execute("select set_config('extract.source', %s, true)", [source])
     conn.execute(sql.SQL("select setval({}, 1, false)").format(sql.Literal(ddl.line_sequence(entity))))
     columns = sql.SQL(", ").join(map(sql.Identifier, layout.header))
     copy_sql = sql.SQL(
@@ -118,7 +118,7 @@ def _copy_fast(conn: psycopg.Connection, entity: str, path: Path, layout, batch_
 def _copy_rows(conn: psycopg.Connection, entity: str, rows: Iterable[Row], batch_id: int, source: str):
     """COPY readable rows into raw.<entity> and rejects into raw.load_rejects; returns (loaded, rejected)."""
     fields = FIELDS[entity]
-    columns = [*fields, "_extra", "_batch_id", "_source", "_line"]
+    columns = [*fields, "_extra", "_batch_id", "_line"]
     copy_sql = sql.SQL("copy {} ({}) from stdin").format(
         sql.Identifier("raw", entity), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
@@ -130,7 +130,7 @@ def _copy_rows(conn: psycopg.Connection, entity: str, rows: Iterable[Row], batch
                 rejects.append(row)
                 continue
             extra = json.dumps(row.extra, ensure_ascii=False, default=str) if row.extra else None
-            copy.write_row((*(row.values.get(f) for f in fields), extra, batch_id, source, row.position))
+            copy.write_row((*(row.values.get(f) for f in fields), extra, batch_id, row.position))
             loaded += 1
     if rejects:
         with (

@@ -12,6 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.e2e.conftest import reset_raw
+
 DAY = "2026-11-20"
 REVENUE = {"paid", "shipped", "delivered"}
 
@@ -37,9 +39,10 @@ def _expected_totals(landing: Path) -> dict[str, tuple[str, Decimal]]:
 
 
 @pytest.fixture(scope="module")
-def dag_run(airflow_db: str):
+def dag_run(airflow_db: str, platform):
     from airflow.dag_processing.dagbag import DagBag
 
+    reset_raw(platform.warehouse_url)
     dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).get_dag("elt_ecommerce")
     return dag.test(logical_date=datetime.fromisoformat(DAY).replace(tzinfo=UTC))
 
