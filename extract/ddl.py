@@ -69,8 +69,16 @@ def _entity_ddl(entity: str) -> list[sql.Composable]:
         ).format(table, sql.SQL(", ").join(columns)),
         sql.SQL(
             "alter table {} alter column _batch_id set default current_setting('extract.batch_id')::bigint,"
-            " alter column _line set default nextval({}), drop column if exists _source"
+            " alter column _line set default nextval({})"
         ).format(table, sql.Literal(line_sequence(entity))),
+        # tables made before the source moved to the ledger keep their `_source` column (views built on
+        # them depend on it), filled no more
+        sql.SQL(
+            "do $$ begin if exists (select from information_schema.columns where table_schema = 'raw'"
+            " and table_name = {name} and column_name = '_source') then execute format("
+            "'alter table raw.%I alter column _source drop not null, alter column _source drop default',"
+            " {name}); end if; end $$"
+        ).format(name=sql.Literal(entity)),
     ]
 
 

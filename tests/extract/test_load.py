@@ -82,3 +82,30 @@ def test_api_page_loaded_once_and_watermark_in_the_same_transaction(clean_raw: s
         row = conn.execute("select order_id, shipping_amount, _extra, _line from raw.orders").fetchone()
         assert conn.execute("select count(*) from raw.test_marks").fetchone() == (1,)
     assert row == ("O1", "4.9", {"gift": True}, 1)
+
+
+def test_a_raw_table_from_before_the_ledger_held_the_source_still_loads(
+    clean_raw: str, tmp_path: Path
+) -> None:
+    """Upgrade path: raw.orders made with a `_source not null` column and a view on it (as dbt's staging
+    views are) keeps both; new rows leave `_source` empty and carry their source through the ledger."""
+    from extract.contract import FIELDS
+
+    columns = ", ".join(f"{f} text" for f in FIELDS["orders"])
+    with psycopg.connect(clean_raw, autocommit=True) as conn:
+        conn.execute(
+            f"create table raw.orders ({columns}, _extra jsonb, _batch_id bigint not null,"
+            " _source text not null default current_setting('extract.source'), _line integer not null,"
+            " _loaded_at timestamptz not null default now())"
+        )
+        conn.execute("create or replace view raw.old_orders as select * from raw.orders")
+    write_day(tmp_path, date(2026, 11, 20))
+    results = load_folder(clean_raw, "orders", tmp_path / "orders" / "2026-11-20")
+    assert [(r.status, r.rows_loaded) for r in results] == [("loaded", 20)]
+    with psycopg.connect(clean_raw, autocommit=True) as conn:
+        sources = conn.execute(
+            "select distinct o._source, l.source from raw.old_orders o"
+            " join raw.load_ledger l on l.batch_id = o._batch_id"
+        ).fetchall()
+        conn.execute("drop view raw.old_orders")
+    assert sources == [(None, str(tmp_path / "orders" / "2026-11-20" / "orders.csv"))]
