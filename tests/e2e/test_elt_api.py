@@ -17,7 +17,7 @@ from extract.api_server import ShopApiServer
 from extract.api_store import RecordStore
 from extract.contract import FIELDS
 from extract.sample import build_day
-from tests.e2e.conftest import reset_raw
+from tests.raw_layer import reset_raw
 
 DAY = date(2026, 11, 18)
 TOKEN = "e2e-api-token-5b2d"

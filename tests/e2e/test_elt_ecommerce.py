@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.conftest import reset_raw
+from tests.raw_layer import reset_raw
 
 DAY = "2026-11-20"
 REVENUE = {"paid", "shipped", "delivered"}

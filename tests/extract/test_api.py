@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from extract import api, ddl, watermark
+from extract import api, watermark
 from extract.api import ExtractError, extract_all, extract_entity
 from extract.api_faults import Faults
 from extract.api_server import ShopApiServer
@@ -20,6 +20,7 @@ from extract.api_store import RecordStore, store_from_generator
 from extract.contract import FIELDS, KEYS
 from extract.sample import build_day
 from extract.watermark import fingerprint, parse_timestamp, read_watermark
+from tests.raw_layer import reset_raw
 
 TOKEN = "test-token-4f1c9a"
 DAY1, DAY2 = date(2026, 11, 19), date(2026, 11, 20)
@@ -52,15 +53,7 @@ def _distinct(pairs: Pairs, entity: str) -> int:
 
 @pytest.fixture
 def db(warehouse_url: str) -> str:
-    tables = [*FIELDS, "load_rejects", "load_ledger", "api_watermarks"]
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop table if exists {} cascade").format(
-                sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)
-            )
-        )
-    ddl._ready.clear()
-    return warehouse_url
+    return reset_raw(warehouse_url)
 
 
 @pytest.fixture
@@ -200,7 +193,7 @@ def test_extract_with_faults_equals_a_clean_extract(db: str, serve, caplog: pyte
     assert [r.retries for r in clean] == [0] * 5
     assert {r.entity: r.loaded for r in clean} == {e: _distinct(_dirty_day(), e) for e in FIELDS}
 
-    db = _reset(db)
+    db = reset_raw(db)
     faults = Faults(
         seed=11, throttled=0.1, unavailable=0.1, error=0.1, slow=0.02, slow_seconds=0.4, retry_after=(0, 0),
         script=("429", "503", "500", "slow"),
@@ -214,18 +207,6 @@ def test_extract_with_faults_equals_a_clean_extract(db: str, serve, caplog: pyte
     assert sum(r.retries for r in faulty) == sum(server.stats[k] for k in ("429", "503", "500", "slow")) >= 4
     assert all(server.stats[k] for k in ("429", "503", "500", "slow"))
     assert TOKEN not in caplog.text
-
-
-def _reset(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = [*FIELDS, "load_rejects", "load_ledger", "api_watermarks"]
-        conn.execute(
-            sql.SQL("drop table {} cascade").format(
-                sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)
-            )
-        )
-    ddl._ready.clear()
-    return url
 
 
 def test_retry_after_is_honoured(db: str, serve) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extract import ddl
 from extract.load import load_file
+from tests.raw_layer import reset_raw
 
 ROWS = 400_000
 HEADER = "order_id,customer_id,status,ordered_at,updated_at,shipping_amount,discount_amount,payment_method"
@@ -41,9 +41,7 @@ def _copy_running(url: str) -> bool:
 def test_sigkill_mid_copy_leaves_nothing_and_rerun_loads_once(
     warehouse_url: str, tmp_path: Path, extra_column: bool
 ) -> None:
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("drop table if exists raw.orders, raw.load_rejects, raw.load_ledger cascade")
-    ddl._ready.clear()
+    reset_raw(warehouse_url)
     path = _big_file(tmp_path / "orders.csv", extra_column)
     code = (
         "import sys; from pathlib import Path; from extract.load import load_file; "

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extract import ddl
 from extract.load import load_file, load_folder
+from tests.raw_layer import reset_raw
 
 ORDERS = "order_id,customer_id,status,ordered_at,updated_at,shipping_amount,discount_amount,payment_method"
 O1 = "O1,C1,paid,2026-11-20T10:00:00Z,2026-11-20T10:05:00Z,4.90,0.00,card"
@@ -192,12 +192,7 @@ CASES = [
 
 @pytest.fixture
 def raw(warehouse_url: str):
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute(
-            "drop table if exists raw.orders, raw.customers, raw.load_rejects, raw.load_ledger cascade"
-        )
-    ddl._ready.clear()
-    return warehouse_url
+    return reset_raw(warehouse_url)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

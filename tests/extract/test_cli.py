@@ -17,10 +17,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from extract import ddl
 from extract.contract import FIELDS
 from extract.generator import GeneratorConfig, iter_days
 from extract.watermark import fingerprint
+from tests.raw_layer import reset_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = ["--seed", "5", "--start", "2026-04-06", "--days", "2", "--orders-per-day", "40"]
@@ -39,12 +39,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.fixture
 def env(warehouse_url: str) -> dict[str, str]:
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        names = sql.SQL(", ").join(
-            sql.Identifier("raw", t) for t in [*FIELDS, "load_rejects", "load_ledger", "api_watermarks"]
-        )
-        conn.execute(sql.SQL("drop table if exists {} cascade").format(names))
-    ddl._ready.clear()
+    reset_raw(warehouse_url)
     return {**os.environ, "WAREHOUSE_URL": warehouse_url, "SHOP_API_TOKEN": "cli-test-token-77"}
 
 

@@ -10,18 +10,12 @@ import pytest
 
 from extract.load import load_file, load_folder, load_records
 from extract.sample import build_day, write_day
+from tests.raw_layer import reset_raw
 
 
 @pytest.fixture
 def clean_raw(warehouse_url: str):
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute(
-            "drop table if exists raw.customers, raw.orders, raw.load_rejects, raw.load_ledger cascade"
-        )
-    from extract import ddl
-
-    ddl._ready.clear()
-    yield warehouse_url
+    yield reset_raw(warehouse_url)
 
 
 def _count(url: str, table: str) -> int:

@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from extract import ddl
 from extract.contract import FIELDS
 from extract.generator import GeneratorConfig, iter_days
 from extract.landing import load_landing
 from extract.writers import write_landing
+from tests.raw_layer import reset_raw
 
 CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=3, orders_per_day=150, fault_rate=0.05)
 # the loader's reason text -> the manifest's reason name
@@ -41,11 +41,7 @@ def _reason(text: str) -> str:
 def loaded(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict, list]:
     landing = tmp_path_factory.mktemp("landing")
     manifest = write_landing(CONFIG, landing, chunk_records=400, progress=False)
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        tables = [*FIELDS, "load_rejects", "load_ledger"]
-        names = sql.SQL(", ").join(sql.Identifier("raw", t) for t in tables)
-        conn.execute(sql.SQL("drop table if exists {} cascade").format(names))
-    ddl._ready.clear()
+    reset_raw(warehouse_url)
     results = load_landing(warehouse_url, landing, progress=False)
     return warehouse_url, landing, manifest, results
 

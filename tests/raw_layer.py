@@ -1,0 +1,21 @@
+"""A raw layer as if nothing was ever loaded: what tests start from (one helper, not one per module)."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from extract import ddl
+from extract.contract import FIELDS
+
+TABLES = (*FIELDS, "load_rejects", "load_ledger", "api_watermarks")
+
+
+def reset_raw(url: str) -> str:
+    """Drop the raw tables, the ledger, the rejects and the API watermarks (the loaders recreate them),
+    and forget that this process created them (DAG tasks under dag.test() run in this process too)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = sql.SQL(", ").join(sql.Identifier("raw", t) for t in TABLES)
+        conn.execute(sql.SQL("drop table if exists {} cascade").format(names))
+    ddl._ready.clear()
+    return url
