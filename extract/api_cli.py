@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from datetime import date
 
 from extract.landing import ENTITY_ORDER, warehouse_url_from_env
+from extract.writers import add_config_arguments, config_from
 
 TOKEN_VARIABLE = "SHOP_API_TOKEN"
 DEFAULT_PORT = 8765
@@ -18,11 +18,7 @@ DEFAULT_PORT = 8765
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--seed", type=int, help="generator seed")
-    parser.add_argument("--start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
-    parser.add_argument("--days", type=int, help="number of days")
-    parser.add_argument("--orders-per-day", type=int, help="orders a day, on average")
-    parser.add_argument("--fault-rate", type=float, help="data faults per kind, 0..1 (see extract/faults.py)")
+    add_config_arguments(parser)
     parser.add_argument(
         "--http-faults", type=float, default=0.0, help="chance of each of 429, 503, 500 and a slow answer"
     )
@@ -36,20 +32,16 @@ def serve_cli(args: argparse.Namespace) -> int:
     from extract.api_faults import Faults
     from extract.api_server import serve
     from extract.api_store import store_from_generator
-    from extract.generator import GeneratorConfig
 
     token = os.environ.get(TOKEN_VARIABLE)
     if not token:
         print(f"set {TOKEN_VARIABLE} to the token clients must send (Authorization: Bearer <token>)")
         return 2
-    options = {
-        "seed": args.seed,
-        "start": args.start,
-        "days": args.days,
-        "orders_per_day": args.orders_per_day,
-        "fault_rate": args.fault_rate,
-    }
-    config = GeneratorConfig(**{k: v for k, v in options.items() if v is not None})
+    try:
+        config = config_from(args)
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
     faults = (
         Faults.uniform(args.http_faults, seed=args.http_fault_seed, slow_seconds=args.slow_seconds)
         if args.http_faults

@@ -274,9 +274,9 @@ def write_landing(
     return manifest
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The GeneratorConfig's options (`generate` and `serve` share them); see `config_from`."""
     defaults = GeneratorConfig()
-    parser.add_argument("--out", type=Path, required=True, help="the landing folder")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--start", type=date.fromisoformat, default=defaults.start, help="YYYY-MM-DD")
     parser.add_argument("--days", type=int, default=defaults.days)
@@ -284,6 +284,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="per fault kind, 0..1 (0 = clean)")
     parser.add_argument("--products", type=int, default=defaults.products, help="catalogue size on day one")
     parser.add_argument("--customers", type=int, default=None, help="customer base before day one")
+
+
+def config_from(args: argparse.Namespace) -> GeneratorConfig:
+    """The GeneratorConfig of parsed `add_config_arguments` options (ValueError when invalid)."""
+    return GeneratorConfig(
+        seed=args.seed, start=args.start, days=args.days, orders_per_day=args.orders_per_day,
+        fault_rate=args.fault_rate, products=args.products, customers=args.customers,
+    )  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="the landing folder")
+    add_config_arguments(parser)
     parser.add_argument("--chunk-records", type=int, default=50_000, help="records per file, about")
     parser.add_argument("--overwrite", action="store_true", help="replace this writer's files of those days")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -292,10 +305,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def cli(args: argparse.Namespace) -> int:
     """`python -m extract generate ...`: write a landing folder and print a summary."""
     try:
-        config = GeneratorConfig(
-            seed=args.seed, start=args.start, days=args.days, orders_per_day=args.orders_per_day,
-            fault_rate=args.fault_rate, products=args.products, customers=args.customers,
-        )  # fmt: skip
+        config = config_from(args)
     except ValueError as err:
         print(f"error: {err}")
         return 2
