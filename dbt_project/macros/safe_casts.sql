@@ -1,7 +1,9 @@
 {#-
-  Casts that turn an invalid source value into null instead of failing the model: staging keeps the
-  raw value next to the typed one and flags the difference. Created by on-run-start; the advisory lock
-  lets parallel dbt invocations (one per Cosmos task) run it at once.
+  Casts that turn an invalid source value into null instead of failing the model: staging parses each
+  value once (see `parsed` in the staging models) and flags "sent but does not parse". Created by
+  on-run-start; the advisory lock lets parallel dbt invocations (one per Cosmos task) run it at once.
+  Measured on 1M values: 1.5 µs a timestamp (a plain cast: 0.2 µs; an inlined SQL function with a strict
+  ISO 8601 regex was slower, 3 µs), 0.6 µs a decimal.
 -#}
 {% macro create_safe_cast_functions() %}
 do $outer$
@@ -11,7 +13,7 @@ begin
     language plpgsql immutable as $fn$
     begin
         -- ISO 8601 without an offset is UTC (contract), whatever the session's time zone.
-        if value ~ '(Z|[+-]\d{2}(:?\d{2})?)$' then
+        if value ~ '(Z|[+-]\d{2}(:?\d{2})?)$' and value ~ '\d[T ]\d' then
             return value::timestamptz;
         end if;
         return value::timestamp at time zone 'UTC';
@@ -20,12 +22,9 @@ begin
     end $fn$;
 
     create or replace function {{ target.schema }}.try_numeric(value text) returns numeric
-    language plpgsql immutable as $fn$
-    begin
-        return trim(value)::numeric;
-    exception when others then
-        return null;
-    end $fn$;
+    language sql immutable as $fn$
+        select case when value ~ '^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$' then trim(value)::numeric end
+    $fn$;
 end
 $outer$;
 {% endmacro %}
@@ -36,4 +35,18 @@ $outer$;
 
 {% macro try_numeric(expression) -%}
     {{ target.schema }}.try_numeric({{ expression }})
+{%- endmacro %}
+
+{#- The text `sent` was sent (not empty) but `parsed` is null: the value does not parse. -#}
+{% macro unparsable(sent, parsed) -%}
+    (nullif(trim({{ sent }}), '') is not null and {{ parsed }} is null)
+{%- endmacro %}
+
+{#- The text is empty or missing. -#}
+{% macro missing(sent) -%}
+    (nullif(trim({{ sent }}), '') is null)
+{%- endmacro %}
+
+{% macro quoted_list(values) -%}
+    ({% for value in values %}'{{ value }}'{{ ", " if not loop.last }}{% endfor %})
 {%- endmacro %}

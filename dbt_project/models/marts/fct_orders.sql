@@ -1,42 +1,45 @@
-{#- One row per order that has items. Order total, per the contract:
-    Σ(quantity × unit_price) over its items − discount_amount + shipping_amount. -#}
-with orders as (
-    select * from {{ ref('stg_shop__orders') }}
+{#- One row per valid order, priced by the contract's rule (see int_orders_priced). Incremental on the
+    orders re-decided since the last run; an order whose new version broke a rule is deleted first. -#}
+{{
+    config(
+        unique_key='order_id',
+        pre_hook="{{ delete_invalidated('order_id', ref('int_orders_priced'), \"order_state = 'valid'\", 'input_batch_id') }}",
+    )
+}}
+
+with priced as (
+    select * from {{ ref('int_orders_priced') }}
+    where order_state = 'valid'
+    {% if is_incremental() %}
+      and input_batch_id > {{ watermark('input_batch_id') }}
+    {% endif %}
 ),
 
-order_items as (
-    select * from {{ ref('stg_shop__order_items') }}
-),
-
-items_per_order as (
-    select
-        order_id,
-        sum(quantity * unit_price)  as items_subtotal,
-        count(*)                    as item_count
-    from order_items
-    group by order_id
-),
-
-priced as (
+final as (
     select
         -- ids
-        orders.order_id,
-        orders.customer_id,
+        order_id,
+        customer_id,
         -- strings
-        orders.status,
+        status,
+        payment_method,
         -- numerics
-        items_per_order.items_subtotal::numeric(12, 2)                          as items_subtotal,
-        orders.discount_amount,
-        orders.shipping_amount,
-        (items_per_order.items_subtotal
-            - orders.discount_amount + orders.shipping_amount)::numeric(12, 2)  as order_total,
-        items_per_order.item_count::integer                                     as item_count,
+        item_count,
+        items_subtotal,
+        discount_amount,
+        shipping_amount,
+        order_total,
+        (case when is_revenue then order_total else 0 end)::numeric(12, 2)  as net_revenue,
+        -- booleans
+        is_revenue,
         -- timestamps and dates
-        orders.ordered_at,
-        (orders.ordered_at at time zone 'UTC')::date                            as order_date,
-        orders.loaded_at
-    from orders
-    inner join items_per_order on orders.order_id = items_per_order.order_id
+        ordered_at,
+        order_date,
+        updated_at,
+        loaded_at,
+        -- lineage
+        input_batch_id
+    from priced
 )
 
-select * from priced
+select * from final

@@ -1,30 +1,61 @@
+{{ config(unique_key='customer_id', indexes=[{'columns': ['customer_id'], 'unique': true}]) }}
+
 with source as (
     select * from {{ source('shop', 'customers') }}
+    {{ after_watermark('_batch_id', 'batch_id') }}
+),
+
+parsed as (
+    -- each value parsed once: `offset 0` keeps the planner from copying the casts into every use
+    select
+        source.*,
+        {{ try_timestamptz('created_at') }}    as created_at_parsed,
+        {{ try_timestamptz('updated_at') }}    as updated_at_parsed
+    from source
+    where nullif(trim(customer_id), '') is not null
+    offset 0
+),
+
+countries as (
+    select * from {{ ref('country_codes') }}
 ),
 
 cleaned as (
     select
         -- ids
-        trim(customer_id)                           as customer_id,
+        trim(parsed.customer_id)                                        as customer_id,
         -- strings
-        lower(trim(email))                          as email,
-        trim(first_name)                            as first_name,
-        trim(last_name)                             as last_name,
-        upper(trim(country))                        as country_code,
-        trim(city)                                  as city,
+        nullif(lower(trim(parsed.email)), '')                           as email,
+        nullif(trim(parsed.first_name), '')                             as first_name,
+        nullif(trim(parsed.last_name), '')                              as last_name,
+        coalesce(by_code.country_code, by_name.country_code)            as country_code,
+        nullif(regexp_replace(trim(parsed.city), '\s+', ' ', 'g'), '')  as city,
         -- timestamps
-        {{ try_timestamptz('created_at') }}         as created_at,
-        {{ try_timestamptz('updated_at') }}         as updated_at,
-        _loaded_at                                  as loaded_at,
-        _batch_id                                   as batch_id
-    from source
-    where nullif(trim(customer_id), '') is not null
+        parsed.created_at_parsed                                        as created_at,
+        parsed.updated_at_parsed                                        as updated_at,
+        -- validation flags
+        ({{ missing('parsed.email') }} or {{ missing('parsed.created_at') }}) as has_missing_value,
+        ({{ unparsable('parsed.created_at', 'parsed.created_at_parsed') }}
+            or {{ unparsable('parsed.updated_at', 'parsed.updated_at_parsed') }}) as has_invalid_value,
+        (not {{ missing('parsed.email') }}
+            and lower(trim(parsed.email)) !~ '{{ var("email_pattern") }}')  as has_malformed_email,
+        -- lineage
+        parsed._loaded_at                                               as loaded_at,
+        parsed._batch_id                                                as batch_id
+    from parsed
+    left join countries as by_code on upper(trim(parsed.country)) = by_code.country_code
+    left join countries as by_name on lower(trim(parsed.country)) = lower(by_name.country_name)
+),
+
+validated as (
+    select
+        *,
+        not (has_missing_value or has_invalid_value or has_malformed_email) as is_valid
+    from cleaned
 ),
 
 deduplicated as (
-    select distinct on (customer_id) *
-    from cleaned
-    order by customer_id, updated_at desc nulls last, loaded_at desc, batch_id desc
+    {{ latest_per_key('validated', ['customer_id'], 'updated_at desc nulls last, loaded_at desc, batch_id desc') }}
 )
 
 select * from deduplicated

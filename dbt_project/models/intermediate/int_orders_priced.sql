@@ -1,0 +1,93 @@
+{#-
+  Every order (latest version) with its items priced and its fate decided, per the contract:
+    order_total = Σ(quantity × unit_price) − discount_amount + shipping_amount
+    order_state = 'quarantined' when the order or any of its items breaks a rule, or it has no items;
+                  'held' when its customer or one of its products has not arrived (valid) yet;
+                  'valid' otherwise (what the marts show).
+  Incremental: the orders whose header or items came in a new batch, plus every order still held (the
+  run that brings the missing customer or product releases it). `input_batch_id` is the newest batch
+  among the order, its items, its customer and its products: the facts pick up what changed from it.
+-#}
+{{ config(unique_key='order_id') }}
+
+with orders as (
+    select * from {{ ref('stg_shop__orders') }}
+    {% if is_incremental() %}
+    where batch_id > {{ watermark('input_batch_id') }}
+       or order_id in (
+           select order_id from {{ ref('stg_shop__order_items') }}
+           where batch_id > {{ watermark('input_batch_id') }}
+       )
+       or order_id in (select order_id from {{ this }} where order_state = 'held')
+    {% endif %}
+),
+
+order_items as (
+    select * from {{ ref('stg_shop__order_items') }}
+    where order_id in (select order_id from orders)
+),
+
+customers as (
+    select * from {{ ref('stg_shop__customers') }}
+),
+
+products as (
+    select * from {{ ref('stg_shop__products') }}
+),
+
+items_per_order as (
+    select
+        order_items.order_id,
+        count(*)                                                        as item_count,
+        sum(order_items.quantity * order_items.unit_price)              as items_subtotal,
+        count(*) filter (where not order_items.is_valid)                as rejected_item_count,
+        count(*) filter (where order_items.is_valid
+            and not coalesce(products.is_valid, false))                 as unknown_product_count,
+        max(greatest(order_items.batch_id, products.batch_id))          as items_batch_id
+    from order_items
+    left join products on order_items.product_id = products.product_id
+    group by order_items.order_id
+),
+
+priced as (
+    select
+        -- ids
+        orders.order_id,
+        orders.customer_id,
+        -- strings
+        orders.status,
+        orders.payment_method,
+        case
+            when not orders.is_valid
+                or items_per_order.order_id is null
+                or items_per_order.rejected_item_count > 0 then 'quarantined'
+            when not coalesce(customers.is_valid, false)
+                or items_per_order.unknown_product_count > 0 then 'held'
+            else 'valid'
+        end                                                             as order_state,
+        -- numerics
+        coalesce(items_per_order.item_count, 0)::integer                as item_count,
+        coalesce(items_per_order.items_subtotal, 0)::numeric(12, 2)     as items_subtotal,
+        orders.discount_amount,
+        orders.shipping_amount,
+        (coalesce(items_per_order.items_subtotal, 0)
+            - orders.discount_amount + orders.shipping_amount)::numeric(12, 2) as order_total,
+        -- booleans
+        items_per_order.order_id is not null                            as has_items,
+        coalesce(items_per_order.rejected_item_count > 0, false)        as has_rejected_item,
+        coalesce(customers.is_valid, false)                             as is_customer_known,
+        coalesce(items_per_order.unknown_product_count = 0, true)       as are_products_known,
+        orders.status in {{ quoted_list(var('revenue_statuses')) }}     as is_revenue,
+        -- timestamps and dates
+        orders.ordered_at,
+        (orders.ordered_at at time zone 'UTC')::date                    as order_date,
+        orders.updated_at,
+        orders.loaded_at,
+        -- lineage
+        greatest(orders.batch_id, items_per_order.items_batch_id, customers.batch_id) as input_batch_id
+    from orders
+    left join items_per_order on orders.order_id = items_per_order.order_id
+    left join customers on orders.customer_id = customers.customer_id
+)
+
+select * from priced

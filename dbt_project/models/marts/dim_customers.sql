@@ -1,0 +1,40 @@
+{#- Current view of every valid customer, with what their orders add up to. History: dim_customers_history. -#}
+with customers as (
+    select * from {{ ref('stg_shop__customers') }}
+    where is_valid
+),
+
+countries as (
+    select * from {{ ref('country_codes') }}
+),
+
+order_totals as (
+    select * from {{ ref('int_customer_orders_aggregated') }}
+),
+
+final as (
+    select
+        -- ids
+        customers.customer_id,
+        -- strings
+        customers.email,
+        customers.first_name,
+        customers.last_name,
+        customers.country_code,
+        countries.country_name,
+        customers.city,
+        -- numerics
+        coalesce(order_totals.order_count, 0)                           as order_count,
+        coalesce(order_totals.lifetime_value, 0)::numeric(12, 2)        as lifetime_value,
+        -- timestamps
+        customers.created_at,
+        customers.updated_at,
+        order_totals.first_ordered_at,
+        order_totals.last_ordered_at,
+        customers.loaded_at
+    from customers
+    left join countries on customers.country_code = countries.country_code
+    left join order_totals on customers.customer_id = order_totals.customer_id
+)
+
+select * from final
