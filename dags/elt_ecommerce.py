@@ -178,6 +178,11 @@ with DAG(
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,
+            # a test that reads two models (relationships, the business-rule tests) runs after both
+            should_detach_multiple_parents_tests=True,
+        ),
     )
     chain(landing, loads, validate_raw(), transform, validate_marts(), build_report())

@@ -92,7 +92,35 @@ def test_quality_results_recorded(dag_run, platform) -> None:
         ).fetchone()
     assert {checkpoint for checkpoint, _, _ in gx} == {"raw_landed", "marts_publish"}
     assert all(ok for _, _, ok in gx)
-    assert dbt == (7, True)
+    assert dbt == (len(_manifest_models()), True)
+
+
+def _manifest_models() -> set[str]:
+    manifest = json.loads(
+        (Path(__file__).resolve().parents[2] / "dbt_project/target/manifest.json").read_text()
+    )
+    return {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+
+
+def test_cosmos_runs_one_task_per_model_and_updates_an_asset_per_model(dag_run, airflow_db) -> None:
+    models = _manifest_models()
+    with psycopg.connect(airflow_db) as conn:
+        tasks = {
+            task_id
+            for (task_id,) in conn.execute(
+                "select task_id from task_instance where run_id = %s and state = 'success'", [dag_run.run_id]
+            )
+        }
+        assets = {
+            uri.rsplit("/", 1)[-1]
+            for (uri,) in conn.execute(
+                "select a.uri from asset_event e join asset a on a.id = e.asset_id"
+                " where e.source_run_id = %s",
+                [dag_run.run_id],
+            )
+        }
+    assert {f"transform.{m}_model_build" for m in models} <= tasks
+    assert models <= assets, sorted(models - assets)
 
 
 def test_report_written(dag_run, platform) -> None:

@@ -1,6 +1,7 @@
 {#- Per customer, what their valid orders add up to (lifetime value counts revenue orders only). -#}
 with orders as (
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_orders_priced') }}
+    where order_state = 'valid'
 ),
 
 aggregated as (
