@@ -151,3 +151,21 @@ def test_the_second_run_was_incremental(builds, warehouse_url, manifest) -> None
         ).fetchone()
         (all_keys,) = conn.execute("select count(*) from staging.stg_shop__orders").fetchone()
     assert staged == new_keys < all_keys
+
+
+def test_docs_generate_and_every_built_column_is_documented(builds, warehouse_url, tmp_path_factory) -> None:
+    """`dbt docs generate` works, and the catalog's columns (what the database holds) are exactly the
+    documented ones, for every model."""
+    target = tmp_path_factory.mktemp("dbt-docs")
+    dbt(warehouse_url, "docs", "generate", target=target)
+    catalog = json.loads((target / "catalog.json").read_text())["nodes"]
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    models = {uid: n for uid, n in nodes.items() if n["resource_type"] == "model"}
+    assert set(models) <= set(catalog)
+    mismatched = {
+        n["name"]: sorted(set(catalog[uid]["columns"]) ^ set(n["columns"]))
+        for uid, n in models.items()
+        if set(catalog[uid]["columns"]) != set(n["columns"])
+    }
+    assert mismatched == {}
+    assert (target / "index.html").exists()

@@ -10,22 +10,32 @@
 -#}
 {{ config(unique_key='order_id') }}
 
+{% if is_incremental() %}
+with changed as (
+    -- joined, not `in (...) or in (...)`: with ORs of subqueries the planner may rescan per row
+    select order_id from {{ ref('stg_shop__orders') }} where batch_id > {{ watermark('input_batch_id') }}
+    union
+    select order_id from {{ ref('stg_shop__order_items') }} where batch_id > {{ watermark('input_batch_id') }}
+    union
+    select order_id from {{ this }} where order_state = 'held'
+),
+
+orders as (
+    select stg.* from {{ ref('stg_shop__orders') }} as stg inner join changed using (order_id)
+),
+
+order_items as (
+    select stg.* from {{ ref('stg_shop__order_items') }} as stg inner join changed using (order_id)
+),
+{% else %}
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
-    {% if is_incremental() %}
-    where batch_id > {{ watermark('input_batch_id') }}
-       or order_id in (
-           select order_id from {{ ref('stg_shop__order_items') }}
-           where batch_id > {{ watermark('input_batch_id') }}
-       )
-       or order_id in (select order_id from {{ this }} where order_state = 'held')
-    {% endif %}
 ),
 
 order_items as (
     select * from {{ ref('stg_shop__order_items') }}
-    where order_id in (select order_id from orders)
 ),
+{% endif %}
 
 customers as (
     select * from {{ ref('stg_shop__customers') }}
