@@ -43,8 +43,8 @@ from extract.writers import write_landing  # noqa: E402
 from stack import builds  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
+from tests.raw_layer import DBT_SCHEMAS  # noqa: E402
 
-DBT_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
 PARSE = """
 import time, logging
 logging.disable(logging.CRITICAL)
