@@ -12,6 +12,7 @@ last with the project's loader, and times with the dbt CLI (`dbt build` of model
 - tests:        `dbt test` after each, for the same two states.
 
 Prints seconds and the ratio incremental ÷ full refresh (goal ≤ 0.10). Never fails on a time.
+`--keep` leaves the database running, to look at plans (`EXPLAIN ANALYZE`) on the same data.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--fault-rate", type=float, default=0.01)
+    parser.add_argument("--keep", action="store_true", help="leave Postgres running and the data in place")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="shop-incr-bench-"))
@@ -109,8 +111,12 @@ def main() -> int:
         print(f"{'run + test (wall, s)':34} {total_full:8.1f} {total_incr:8.1f} {ratio:7.3f}")
         print(f"\nincremental day ÷ full refresh (models + snapshot): {incremental / full:.3f} (goal ≤ 0.10)")
     finally:
-        env.stop_postgres()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"\nkept: {work}, warehouse {env.warehouse_url}")
+            print(f"stop with: pg_ctl -D {work}/state/postgres/data stop")
+        else:
+            env.stop_postgres()
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

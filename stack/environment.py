@@ -107,6 +107,7 @@ class Environment:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.url(self.databases[0], "postgresql+psycopg2"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.settings["AIRFLOW_JWT_SECRET"],
             "AIRFLOW__COSMOS__CACHE_DIR": str(self.state / "cosmos"),
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no usage pings from a local install
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
             f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(conn),
             # dbt_project/profiles.yml reads these (dbt run by hand, `dbt parse`, `dbt docs`).

@@ -33,6 +33,11 @@ def forget(name: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    try:  # a child of this process that exited is a zombie until reaped: reap it, it is gone
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -119,7 +119,8 @@ def test_cosmos_runs_one_task_per_model_and_updates_an_asset_per_model(dag_run, 
                 [dag_run.run_id],
             )
         }
-    assert {f"transform.{m}_model_build" for m in models} <= tasks
+    assert {"transform.dbt_producer_watcher"} | {f"transform.{m}.run" for m in models} <= tasks
+    assert {f"transform.{m}.test" for m in models} <= tasks
     assert models <= assets, sorted(models - assets)
 
 

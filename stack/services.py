@@ -1,0 +1,100 @@
+"""Airflow as services: api-server, scheduler, dag-processor and triggerer, on 127.0.0.1.
+
+`AirflowServices(variables, state).start()` spawns the four processes (each in its own process group,
+with a pidfile under `.state/run/` so `make down` stops them), waits until the API server answers and
+the scheduler and triggerer report healthy, and `stop()` ends them. Tasks run in the LocalExecutor's
+workers and reach the API server's execution API; deferred sensors wait in the triggerer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack import processes
+from stack.settings import free_port
+
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+DEFAULT_API_PORT = 8080
+
+
+class ServiceFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class AirflowServices:
+    variables: dict[str, str]
+    state: Path
+    port: int = field(default_factory=lambda: free_port(DEFAULT_API_PORT))
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """`variables` plus what the services and their task workers need to find each other."""
+        return {
+            **self.variables,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+        }
+
+    def _log(self, name: str) -> Path:
+        return self.state / "logs" / f"airflow-{name}.log"
+
+    def start(self, timeout: float = 180.0) -> None:
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        env = self.environment()
+        procs = {}
+        for name in SERVICES:
+            args = [name, "--host", "127.0.0.1", "--port", str(self.port)] if name == "api-server" else [name]
+            procs[name] = processes.spawn(f"airflow-{name}", [airflow, *args], env, self._log(name))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    self.stop()
+                    log = self._log(name)
+                    raise ServiceFailed(f"airflow {name} exited with {proc.returncode}; see {log}")
+            if self.healthy():
+                return
+            time.sleep(1.0)
+        self.stop()
+        logs = self.state / "logs"
+        raise ServiceFailed(f"Airflow not healthy after {timeout:.0f}s; see {logs}/airflow-*.log")
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5) as resp:
+            return json.load(resp)
+
+    def healthy(self) -> bool:
+        try:
+            report = self.health()
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return all(report.get(part, {}).get("status") == "healthy" for part in ("scheduler", "triggerer"))
+
+    def stop(self) -> None:
+        """SIGTERM all four at once (each takes seconds to drain), then wait for each, SIGKILL if stuck."""
+        ours = {
+            name: pid
+            for name, pid in processes.running().items()
+            if name.startswith("airflow-") and name.removeprefix("airflow-") in SERVICES
+        }
+        for pid in ours.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        for name, pid in ours.items():
+            processes.stop_group(pid)
+            processes.forget(name)
