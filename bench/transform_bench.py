@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
 
 from bench.generated_project import SCHEMA as GENERATED_SCHEMA  # noqa: E402
 from bench.generated_project import write_project  # noqa: E402
@@ -52,7 +51,7 @@ from stack import builds  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.services import AirflowServices  # noqa: E402
 from stack.settings import Settings  # noqa: E402
-from tests.raw_layer import DBT_SCHEMAS  # noqa: E402
+from tests.raw_layer import DBT_SCHEMAS, drop_schemas  # noqa: E402
 
 # mode: (ExecutionMode, InvocationMode, TestBehavior, detach multi-parent tests). LOCAL runs one dbt per
 # task, so a test reading two models gets its own task after both. WATCHER has no per-node `build`
@@ -120,9 +119,7 @@ class Project:
         self.name, self.folder, self.profile, self.schemas = name, folder, profile, schemas
 
     def drop(self, url: str) -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            for schema in self.schemas:
-                conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+        drop_schemas(url, self.schemas)
 
 
 def run_logged(cmd: list[str], variables: dict[str, str], log: Path) -> float:
