@@ -9,6 +9,7 @@ the second.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from datetime import date, datetime
@@ -17,8 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from extract.contract import FIELDS
 from extract.generator import GeneratorConfig
+from extract.load import load_folder
 from extract.writers import write_landing
 from tests.warehouse import dbt, load_day
 
@@ -169,3 +173,84 @@ def test_docs_generate_and_every_built_column_is_documented(builds, warehouse_ur
     }
     assert mismatched == {}
     assert (target / "index.html").exists()
+
+
+# Lineage columns (batch_id, input_batch_id, also inside a quarantined record) name the newest batch
+# a row was computed from, so they legitimately differ between an incremental run and a full refresh.
+ROW = sql.SQL(
+    "((to_jsonb(r) - 'batch_id' - 'input_batch_id' - 'record')"
+    " || jsonb_build_object('record', (to_jsonb(r) -> 'record') - 'batch_id' - 'input_batch_id'))"
+)
+FINGERPRINT = (
+    "select count(*), md5(coalesce(string_agg({row}::text, ',' order by {row}::text), '')) from {rel} as r"
+)
+
+
+def _fingerprints(url: str) -> dict[str, tuple[int, str]]:
+    """(rows, md5 of every row but its lineage, in order) of each relation dbt builds, by schema.name."""
+    with psycopg.connect(url) as conn:
+        relations = conn.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema in ('staging', 'intermediate', 'marts') order by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": conn.execute(
+                sql.SQL(FINGERPRINT).format(row=ROW, rel=sql.Identifier(schema, name))
+            ).fetchone()
+            for schema, name in relations
+        }
+
+
+def _write_csv(folder: Path, entity: str, row: dict[str, str]) -> Path:
+    path = folder / entity / f"{entity}-late.csv"
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS[entity])
+        writer.writeheader()
+        writer.writerow(row)
+    return path.parent
+
+
+def _break_a_customer_and_a_product(url: str, folder: Path) -> tuple[str, str]:
+    """Load a later version of one customer (malformed e-mail) and one product (price 0), each of
+    another customer's valid orders; their ids."""
+    with psycopg.connect(url) as conn:
+        (customer,) = conn.execute("select min(customer_id) from marts.fct_orders").fetchone()
+        (product,) = conn.execute(
+            "select min(product_id) from marts.fct_order_items where customer_id <> %s", [customer]
+        ).fetchone()
+    later = {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-03-09T00:00:00Z"}
+    customer_row = {"customer_id": customer, "email": "no-at-sign.example", "first_name": "Ada",
+                    "last_name": "Late", "country": "DE", "city": "Berlin", **later}  # fmt: skip
+    product_row = {"product_id": product, "sku": "SKU-LATE", "name": "Late", "category": "kitchen",
+                   "unit_price": "0", "is_active": "true", **later}  # fmt: skip
+    for entity, row in (("customers", customer_row), ("products", product_row)):
+        results = load_folder(url, entity, _write_csv(folder, entity, row))
+        assert [r.rows_loaded for r in results] == [1]
+    return customer, product
+
+
+def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refresh(
+    builds, warehouse_url, tmp_path_factory
+) -> None:
+    """A later, rule-breaking version of a customer or a product takes their orders out of the facts
+    (held), and after three incremental runs every model holds what a full refresh over the same raw
+    data builds, lineage aside. Runs last in this module: it changes the warehouse."""
+    customer, product = _break_a_customer_and_a_product(warehouse_url, tmp_path_factory.mktemp("late"))
+    dbt(warehouse_url, "build", target=tmp_path_factory.mktemp("dbt-third"))
+    with psycopg.connect(warehouse_url) as conn:
+        states = conn.execute(
+            "select distinct priced.order_state, fct.order_id is not null"
+            " from intermediate.int_orders_priced as priced"
+            " left join marts.fct_orders as fct using (order_id)"
+            " where priced.customer_id = %s or priced.order_id in"
+            "   (select order_id from staging.stg_shop__order_items where product_id = %s)",
+            [customer, product],
+        ).fetchall()
+    assert set(states) <= {("held", False), ("quarantined", False)} and ("held", False) in states
+
+    incremental = _fingerprints(warehouse_url)
+    dbt(warehouse_url, "run", "--full-refresh", target=tmp_path_factory.mktemp("dbt-full"))
+    full = _fingerprints(warehouse_url)
+    assert len(incremental) > 15
+    assert {name: fp for name, fp in incremental.items() if full.get(name) != fp} == {}

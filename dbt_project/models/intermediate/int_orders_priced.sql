@@ -4,20 +4,34 @@
     order_state = 'quarantined' when the order or any of its items breaks a rule, or it has no items;
                   'held' when its customer or one of its products has not arrived (valid) yet;
                   'valid' otherwise (what the marts show).
-  Incremental: the orders whose header or items came in a new batch, plus every order still held (the
-  run that brings the missing customer or product releases it). `input_batch_id` is the newest batch
+  Incremental: the orders whose header or items came in a new batch, every order still held (the run
+  that brings the missing customer or product releases it), and the orders whose customer or product
+  a new batch made valid or invalid: a run gives what a full refresh gives (tests/dbt/test_correctness.py). `input_batch_id` is the newest batch
   among the order, its items, its customer and its products: the facts pick up what changed from it.
 -#}
 {{ config(unique_key='order_id') }}
 
 {% if is_incremental() %}
+{%- set seen = watermark('input_batch_id') %}
 with changed as (
     -- joined, not `in (...) or in (...)`: with ORs of subqueries the planner may rescan per row
-    select order_id from {{ ref('stg_shop__orders') }} where batch_id > {{ watermark('input_batch_id') }}
+    select order_id from {{ ref('stg_shop__orders') }} where batch_id > {{ seen }}
     union
-    select order_id from {{ ref('stg_shop__order_items') }} where batch_id > {{ watermark('input_batch_id') }}
+    select order_id from {{ ref('stg_shop__order_items') }} where batch_id > {{ seen }}
     union
     select order_id from {{ this }} where order_state = 'held'
+    union
+    -- a newer version of the customer changed its validity: the order's fate changes with it
+    select priced.order_id
+    from {{ this }} as priced
+    inner join {{ ref('stg_shop__customers') }} as customers on priced.customer_id = customers.customer_id
+    where customers.batch_id > {{ seen }} and customers.is_valid <> priced.is_customer_known
+    union
+    -- a newer version made one of its products invalid: the order is held until a valid one comes
+    select items.order_id
+    from {{ ref('stg_shop__order_items') }} as items
+    inner join {{ ref('stg_shop__products') }} as products on items.product_id = products.product_id
+    where products.batch_id > {{ seen }} and not products.is_valid
 ),
 
 orders as (

@@ -1,4 +1,4 @@
-{{ config(unique_key=['order_id', 'line_number'], indexes=[{'columns': ['order_id', 'line_number'], 'unique': true}]) }}
+{{ config(unique_key=['order_id', 'line_number'], indexes=[{'columns': ['order_id', 'line_number'], 'unique': true}, {'columns': ['batch_id']}]) }}
 
 with source as (
     select * from {{ source('shop', 'order_items') }}

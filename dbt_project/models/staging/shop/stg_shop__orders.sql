@@ -1,4 +1,4 @@
-{{ config(unique_key='order_id', indexes=[{'columns': ['order_id'], 'unique': true}]) }}
+{{ config(unique_key='order_id', indexes=[{'columns': ['order_id'], 'unique': true}, {'columns': ['batch_id']}]) }}
 
 with source as (
     select * from {{ source('shop', 'orders') }}

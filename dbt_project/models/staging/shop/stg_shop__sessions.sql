@@ -1,4 +1,4 @@
-{{ config(unique_key='session_id', indexes=[{'columns': ['session_id'], 'unique': true}]) }}
+{{ config(unique_key='session_id', indexes=[{'columns': ['session_id'], 'unique': true}, {'columns': ['batch_id']}]) }}
 
 with source as (
     select * from {{ source('shop', 'sessions') }}
