@@ -14,6 +14,7 @@ run: $(SYNCED)
 
 ## test: the test suite against a real throwaway Postgres, Airflow, dbt and GX
 test: $(SYNCED)
+	@$(VENV)/bin/python -m stack browser
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 ## bench: the load benchmark (loader vs psql \copy vs pandas to_sql, 1M orders); BENCH_ARGS="--orders N"
@@ -50,4 +51,6 @@ $(UV):
 $(SYNCED): pyproject.toml uv.lock | $(UV)
 	@echo "==> installing the locked dependencies into $(VENV) (uv sync --frozen)"
 	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
+	@echo "==> fetching the GX data docs' CSS/JS from the npm registry (pinned, checked), for offline docs"
+	@$(VENV)/bin/python -m gx.docs fetch
 	@touch $@

@@ -1,9 +1,13 @@
-"""Airflow DAG `elt_ecommerce`: land the shop's day, load raw, gate, transform with dbt, audit, report.
+"""Airflow DAG `elt_ecommerce`: land the shop's day, load raw, gate, transform, audit, publish, report.
 
 land_files → load_<entity> (parallel; each updates the Asset raw.<entity>) → validate_raw (GX
-`raw_landed`) → transform (Cosmos WATCHER: one producer task runs `dbt build`; a task per model,
-seed and snapshot reports its result and its tests' and updates its Asset) → validate_marts (GX
-`marts_publish`) → build_report.
+`raw_landed`) → transform (Cosmos WATCHER: one producer task runs `dbt build` into `marts_build`; a
+task per model, seed and snapshot reports its result and its tests' and updates its Asset) →
+validate_marts (GX `marts_publish` audits the unpublished build) → publish_marts (one transaction
+swaps it with the published `marts`; updates the Assets marts.<mart>) → build_report.
+
+Write-audit-publish: a blocking failure in either gate fails the run before publish_marts, so
+consumers keep reading the last published marts, and the failed build stays in `marts_build`.
 
 Param `source`: `files` (default) loads the logical date's folder of the landing area; `api` extracts
 each entity from the shop's REST API (Airflow connection `shop_api`: host, port, password = the bearer
@@ -25,6 +29,8 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+from publish import MARTS
+
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt_project"
 WAREHOUSE_CONN_ID = "warehouse"
@@ -37,12 +43,9 @@ def _state_dir() -> Path:
 
 
 def _warehouse_url() -> str:
-    """libpq URL of the warehouse, from Airflow connection `warehouse` (env var or secrets backend)."""
-    from urllib.parse import quote
+    from stack.connections import warehouse_url
 
-    conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
-    login, password = quote(conn.login or "", safe=""), quote(conn.password or "", safe="")
-    return f"postgresql://{login}:{password}@{conn.host}:{conn.port or 5432}/{conn.schema}"
+    return warehouse_url(WAREHOUSE_CONN_ID)
 
 
 def _shop_api() -> tuple[str, str]:
@@ -130,8 +133,22 @@ def validate_raw(run_id: str | None = None) -> dict:
 
 @task
 def validate_marts(run_id: str | None = None) -> dict:
-    """GX checkpoint `marts_publish` over the marts dbt just built."""
+    """GX checkpoint `marts_publish` over the marts dbt just built in `marts_build` (the audit)."""
     return _run_gate("marts_publish", run_id)
+
+
+def mart_asset(mart: str) -> Asset:
+    """The Airflow Asset of a published mart: it changes when publish_marts swaps a new build in."""
+    return Asset(f"marts.{mart}")
+
+
+@task(outlets=[mart_asset(mart) for mart in MARTS])
+def publish_marts(run_id: str | None = None) -> dict:
+    """Swap the audited build in as the published `marts`, atomically (publish/swap.py)."""
+    from publish.swap import publish_marts as publish
+
+    publication = publish(_warehouse_url(), run_id)
+    return {"run_id": publication.run_id, "relations": list(publication.relations)}
 
 
 @task
@@ -212,4 +229,4 @@ with DAG(
         ),
     )
     producer_first(transform)
-    chain(landing, loads, validate_raw(), transform, validate_marts(), build_report())
+    chain(landing, loads, validate_raw(), transform, validate_marts(), publish_marts(), build_report())

@@ -1,4 +1,11 @@
-"""Checkpoints, named after the gate they hold: `raw_landed` (raw.orders), `marts_publish` (marts.fct_orders).
+"""Checkpoints, named after the gate they hold.
+
+- `raw_landed`: the raw suites, after the load and before dbt;
+- `marts_publish`: the mart suites on the unpublished build (`marts_build`), before publishing;
+- `marts_published`: the same suites on the published `marts` (the data_quality DAG's view).
+
+The mart suites name their tables unqualified; the checkpoint's connection sets `search_path` to
+the schema it audits.
 
 `run_checkpoint` rebuilds from code, on every run, everything GX keeps in its stores (suite,
 validation definition, checkpoint; `add_or_update`, so reruns are idempotent), runs the checkpoint,
@@ -28,13 +35,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import great_expectations as gx
 from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context import FileDataContext
 
-from gx.results import ExpectationOutcome, outcomes_from_validation
-from gx.suites import DEFAULT_FRESHNESS_HOURS, RELATIONS, build_suite
+from gx.docs import localize_site
+from gx.examples import add_examples
+from gx.expectations import DEFAULT_FRESHNESS_HOURS
+from gx.results import ExpectationOutcome, libpq_url, outcomes_from_validation
+from gx.suites import MART_SUITES, RAW_SUITES, RELATIONS, build_suite
+from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +60,12 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 
 # checkpoint -> the suites it validates (each against the asset of the same name)
 CHECKPOINTS: dict[str, tuple[str, ...]] = {
-    "raw_landed": ("raw__orders",),
-    "marts_publish": ("fct_orders",),
+    "raw_landed": RAW_SUITES,
+    "marts_publish": MART_SUITES,
+    "marts_published": MART_SUITES,
 }
+# checkpoint -> the schema its unqualified (mart) relations resolve to
+SEARCH_PATH: dict[str, str] = {"marts_publish": BUILD_SCHEMA, "marts_published": PUBLISHED_SCHEMA}
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -63,21 +78,29 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def get_context(connection_url: str) -> FileDataContext:
+def with_search_path(url: str, schema: str | None) -> str:
+    """`url` whose sessions resolve unqualified names in `schema` (libpq `options`); as is for None."""
+    if schema is None:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def get_context(connection_url: str, search_path: str | None = None) -> FileDataContext:
     """The File Data Context in gx/, with `${GX_WAREHOUSE_URL}` resolving to `connection_url`."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    return gx.get_context(
-        mode="file",
-        project_root_dir=PROJECT_ROOT,
-        runtime_environment={URL_VARIABLE: sqlalchemy_url(connection_url)},
-    )
+    url = with_search_path(sqlalchemy_url(connection_url), search_path)
+    return gx.get_context(mode="file", project_root_dir=PROJECT_ROOT, runtime_environment={URL_VARIABLE: url})
 
 
 def _batch_definition(context: FileDataContext, suite_name: str):
     """The whole-table batch of the asset named after the suite, checked against the suite's relation."""
     asset = context.data_sources.get(DATASOURCE).get_asset(suite_name)
     relation = RELATIONS[suite_name]
-    if (asset.schema_name, asset.table_name) != (relation.schema, relation.table):
+    schema = asset.schema_name if isinstance(asset.schema_name, str) else None  # unset: GX's `Missing`
+    if (schema, asset.table_name) != (relation.schema, relation.table):
         raise RuntimeError(
             f"asset {suite_name!r} in gx/great_expectations.yml points at "
             f"{asset.schema_name}.{asset.table_name}, suite expects {relation}"
@@ -132,20 +155,24 @@ def run_checkpoint(
     if name not in CHECKPOINTS:
         raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}")
     started = time.perf_counter()
+    search_path = SEARCH_PATH.get(name)
     with _exclusive():
-        context = get_context(connection_url)
+        context = get_context(connection_url, search_path)
         checkpoint = ensure_checkpoint(context, name, freshness_hours=freshness_hours)
         order = {
             vd.suite.name: [expectation.id for expectation in vd.suite.expectations]
             for vd in checkpoint.validation_definitions
         }
         result = checkpoint.run(run_id=gx.RunIdentifier(run_name=name))
+        localize_site(CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE)
     outcomes: list[ExpectationOutcome] = []
     for validation in result.run_results.values():
         suite = validation.suite_name
-        outcomes += outcomes_from_validation(
-            suite, str(RELATIONS[suite]), validation.to_json_dict(), order.get(suite)
-        )
+        relation = RELATIONS[suite]
+        label = f"{relation.schema or search_path}.{relation.table}"
+        found = validation.to_json_dict()
+        add_examples(found, libpq_url(connection_url), search_path, label)
+        outcomes += outcomes_from_validation(suite, label, found, order.get(suite))
     log.info(
         "checkpoint %s: %d expectation(s), %d failed, %d errored in %.1fs",
         name,

@@ -26,12 +26,13 @@ def _describe(outcome) -> str:
     return f"{kind} [{outcome.severity}/{outcome.dimension}] {what}{observed}{unexpected}{details}"
 
 
-def run_gate(checkpoint: str, warehouse_url: str, run_id: str) -> dict:
+def run_gate(checkpoint: str, warehouse_url: str, run_id: str, freshness_hours: float | None = None) -> dict:
     """Run `checkpoint` against the warehouse; returns counts, raises QualityGateFailed when blocked."""
     from gx.checkpoints import run_checkpoint
     from gx.results import persist_outcomes
 
-    outcomes = run_checkpoint(checkpoint, warehouse_url)
+    options = {} if freshness_hours is None else {"freshness_hours": freshness_hours}
+    outcomes = run_checkpoint(checkpoint, warehouse_url, **options)
     persist_outcomes(warehouse_url, run_id, checkpoint, outcomes)
     failed = [o for o in outcomes if not o.success]
     blocking = [o for o in failed if o.severity == "blocking"]

@@ -111,8 +111,18 @@ def _details(config: dict, result: dict, unexpected_count: int | None, success: 
         return f"e.g. {result['partial_unexpected_list'][:EXAMPLES]!r}"[:_DETAILS_MAX]
     description = config.get("description")
     if unexpected_count is not None and description:
-        return f"{unexpected_count} unexpected row(s); expected: {description}"[:_DETAILS_MAX]
+        text = f"{unexpected_count} unexpected row(s); expected: {description}"
+        bad_rows = (result.get("details") or {}).get("unexpected_rows") or []
+        if bad_rows and isinstance(bad_rows, list):  # SQL checks: the rows the query returned
+            text += "; e.g. " + "; ".join(_row(r) for r in bad_rows[:EXAMPLES])
+        return text[:_DETAILS_MAX]
     return description or ""
+
+
+def _row(row: Any) -> str:
+    if isinstance(row, dict):
+        return ", ".join(f"{k}={v}" for k, v in row.items())
+    return str(row)
 
 
 def outcome_from_result(suite: str, relation: str, evr: dict) -> ExpectationOutcome:

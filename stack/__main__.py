@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop everything the project started")
     commands.add_parser("status", help="what is running, where")
     commands.add_parser("env", help="print `export` lines for a shell (airflow, dbt, psql by hand)")
+    commands.add_parser("browser", help="find (or install, where apt-get may) a Chromium for browser tests")
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack.processes import down
 
         return down()
+    if args.command == "browser":
+        from stack.browser import ensure_chromium
+
+        return ensure_chromium()
     if args.command == "status":
         from stack.processes import status
 

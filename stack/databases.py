@@ -1,7 +1,7 @@
 """Roles, databases and schemas the project needs, created idempotently with an admin connection.
 
 Two databases: Airflow's metadata (`airflow`, owned by role `airflow`) and the warehouse (`warehouse`,
-owned by role `warehouse`, with schemas raw, staging, marts and monitoring).
+owned by role `warehouse`, with schemas raw, staging, marts, marts_build and monitoring).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-WAREHOUSE_SCHEMAS = ("raw", "staging", "marts", "monitoring")
+WAREHOUSE_SCHEMAS = ("raw", "staging", "marts", "marts_build", "monitoring")
 
 
 @dataclass(frozen=True)

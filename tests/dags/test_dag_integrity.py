@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from publish import MARTS
+
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -77,4 +79,25 @@ def test_elt_ecommerce_task_order(dagbag) -> None:
     }
     assert {"transform.rpt_daily_revenue.test", "transform.dbt_producer_watcher_done"} <= leaves
     assert dag.get_task("validate_marts").upstream_task_ids == leaves
-    assert dag.get_task("build_report").upstream_task_ids == {"validate_marts"}
+    # write-audit-publish: nothing is published unless the audit passed
+    assert dag.get_task("publish_marts").upstream_task_ids == {"validate_marts"}
+    assert dag.get_task("build_report").upstream_task_ids == {"publish_marts"}
+    assert [a.name for a in dag.get_task("publish_marts").outlets] == [f"marts.{m}" for m in MARTS]
+
+
+def test_data_quality_runs_on_the_assets_the_elt_updates(dagbag) -> None:
+    elt, quality = dagbag.dags["elt_ecommerce"], dagbag.dags["data_quality"]
+    updated = {
+        asset.name
+        for task in elt.tasks
+        for asset in task.outlets
+        if asset.name.startswith(("raw.", "marts."))
+    }
+    # any of: all raw tables loaded, or all marts published
+    groups = quality.timetable.asset_condition.objects
+    scheduled = [{asset.name for asset in group.objects} for group in groups]
+    assert scheduled == [
+        {name for name in updated if name.startswith("raw.")},
+        {name for name in updated if name.startswith("marts.")},
+    ]
+    assert {t.task_id for t in quality.tasks} == {"check_raw", "check_marts"}

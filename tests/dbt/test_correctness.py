@@ -1,7 +1,8 @@
 """The warehouse on generated data, checked against the generator's ground truth (`_manifest.json`).
 
 Generated days are loaded by the real loader and built by the real dbt CLI in two runs, as two daily
-runs would: days 1..N-1, then day N (incremental). Then, to the cent: net revenue and order counts per
+runs would: days 1..N-1, then day N (incremental), each build published (write-audit-publish: the
+marts are read where consumers read them). Then, to the cent: net revenue and order counts per
 day equal the manifest's; the quarantine holds exactly the injected rule-breaking faults, rule by rule
 and entity by entity; orders whose customer came a day late were held by the first run and released by
 the second.
@@ -24,6 +25,7 @@ from extract.contract import FIELDS
 from extract.generator import GeneratorConfig
 from extract.load import load_folder
 from extract.writers import write_landing
+from publish.swap import publish_marts
 from tests.warehouse import dbt, load_day
 
 CONFIG = GeneratorConfig(seed=7, start=date(2026, 3, 2), days=5, orders_per_day=300, fault_rate=0.04)
@@ -69,9 +71,11 @@ def builds(warehouse_url: str, landing: Path, manifest: dict, tmp_path_factory) 
     for day in days[:-1]:
         load_day(warehouse_url, landing, day["date"], datetime.fromisoformat(day["load_time"]))
     first = dbt(warehouse_url, "build", target=target)
+    publish_marts(warehouse_url, "first")
     held_first = _held(warehouse_url)
     load_day(warehouse_url, landing, days[-1]["date"], datetime.fromisoformat(days[-1]["load_time"]))
     second = dbt(warehouse_url, "build", target=target)
+    publish_marts(warehouse_url, "second")
     return {"first": first, "second": second, "held_first": held_first}
 
 
@@ -237,7 +241,10 @@ def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refres
     (held), and after three incremental runs every model holds what a full refresh over the same raw
     data builds, lineage aside. Runs last in this module: it changes the warehouse."""
     customer, product = _break_a_customer_and_a_product(warehouse_url, tmp_path_factory.mktemp("late"))
+    # write-audit-publish: the build schema holds what was published two runs ago (the first build),
+    # so this third build catches up the second and third runs' batches at once
     dbt(warehouse_url, "build", target=tmp_path_factory.mktemp("dbt-third"))
+    publish_marts(warehouse_url, "third")
     with psycopg.connect(warehouse_url) as conn:
         states = conn.execute(
             "select distinct priced.order_state, fct.order_id is not null"
@@ -251,6 +258,7 @@ def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refres
 
     incremental = _fingerprints(warehouse_url)
     dbt(warehouse_url, "run", "--full-refresh", target=tmp_path_factory.mktemp("dbt-full"))
+    publish_marts(warehouse_url, "full-refresh")
     full = _fingerprints(warehouse_url)
     assert len(incremental) > 15
     assert {name: fp for name, fp in incremental.items() if full.get(name) != fp} == {}

@@ -96,7 +96,7 @@ def test_quality_results_recorded(dag_run, platform) -> None:
             [dag_run.run_id],
         ).fetchall()
     assert {checkpoint for checkpoint, _, _ in gx} == {"raw_landed", "marts_publish"}
-    assert all(ok for _, _, ok in gx)
+    assert all(ok for _, _, ok in gx), gx
     assert dbt == (len(_manifest_models()), True), not_ok
 
 
@@ -149,3 +149,72 @@ def test_each_load_updated_its_raw_asset(dag_run, platform) -> None:
     assert sorted(n for (n,) in names if n.startswith("raw.")) == sorted(
         f"raw.{e}" for e in ("customers", "products", "orders", "order_items", "sessions")
     )
+
+
+def _dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).get_dag(dag_id)
+
+
+def _published(url: str) -> dict[str, str]:
+    """md5 of every row of every published mart table."""
+    with psycopg.connect(url) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
+            )
+        ]
+        return {
+            name: conn.execute(
+                f"select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from marts.{name} t"  # noqa: S608
+            ).fetchone()[0]
+            for name in tables
+        }
+
+
+def test_data_quality_checks_raw_and_the_published_marts(dag_run, platform) -> None:
+    run = _dag("data_quality").test()
+    assert run.state == "success"
+    with psycopg.connect(platform.warehouse_url) as conn:
+        found = conn.execute(
+            "select checkpoint, count(distinct suite), bool_and(success), min(relation)"
+            " from monitoring.gx_results where run_id = %s group by 1 order by 1",
+            [run.run_id],
+        ).fetchall()
+    assert found == [
+        ("marts_published", 6, True, "marts.dim_customers"),
+        ("raw_landed", 5, True, "raw.customers"),
+    ]
+
+
+def test_a_blocking_failure_stops_the_run_and_leaves_the_published_marts_untouched(dag_run, platform) -> None:
+    """A later day's export carries orders without an id: the raw gate fails the run before dbt and
+    before publish; what consumers read stays byte for byte what the last good run published."""
+    url, later = platform.warehouse_url, "2026-11-21"
+    published = _published(url)
+    broken = platform.state / "landing" / "orders" / later / "broken.csv"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text(
+        "order_id,customer_id,status,ordered_at,updated_at,shipping_amount,discount_amount,payment_method\n"
+        + ",C-1,paid,2026-11-21T10:00:00Z,2026-11-21T10:00:00Z,0,0,card\n" * 3
+    )
+    try:
+        run = _dag("elt_ecommerce").test(logical_date=datetime.fromisoformat(later).replace(tzinfo=UTC))
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("delete from raw.orders where order_id is null")
+    assert run.state == "failed"
+    assert states["validate_raw"] == "failed"
+    assert states["publish_marts"] == "upstream_failed" and states["build_report"] == "upstream_failed"
+    assert _published(url) == published
+    with psycopg.connect(url) as conn:
+        reason = conn.execute(
+            "select suite, expectation_type, column_name, unexpected_count from monitoring.gx_results"
+            " where run_id = %s and not success and severity = 'blocking'",
+            [run.run_id],
+        ).fetchall()
+    assert ("raw__orders", "expect_column_values_to_not_be_null", "order_id", 3) in reason

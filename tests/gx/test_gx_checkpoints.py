@@ -1,215 +1,229 @@
-"""Checkpoints on a real, throwaway warehouse: clean data passes, crafted bad batches fail, and what
-raised is reported as errored, apart from what failed, down to monitoring.gx_results.
+"""The suites on a real warehouse: generated clean days loaded by the real loader and built by real dbt.
 
-GX takes ~7 s to import (once per session); a checkpoint run after that takes well under a second.
+Every suite passes on the clean build and fails on a crafted bad batch of its own; what raised is
+reported as errored, apart from what failed; a warning is recorded and does not block; a blocking
+failure stops the gate with each failure and examples listed, and leaves the published marts as
+they were (write-audit-publish).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from extract.contract import FIELDS
+from extract.generator import GeneratorConfig
+from extract.landing import ENTITY_ORDER
+from extract.load import load_folder
+from extract.writers import write_landing
 from gx.checkpoints import CONTEXT_DIR, run_checkpoint
-from gx.results import ExpectationOutcome, persist_outcomes
+from gx.gate import QualityGateFailed, run_gate
+from gx.results import ExpectationOutcome
+from gx.suites import MART_SUITES, RAW_SUITES
+from publish.swap import publish_marts
+from tests.warehouse import dbt
 
-RAW_COLUMNS = """
-    order_id text, customer_id text, status text, ordered_at text, updated_at text,
-    shipping_amount text, discount_amount text, payment_method text,
-    _batch_id bigint not null, _source text not null, _line integer not null"""
-LOADED_AT = "_loaded_at timestamptz not null default now()"
-FCT_COLUMNS = """
-    order_id text, customer_id text, status text, ordered_at timestamptz, order_date date,
-    items_subtotal numeric(12,2), discount_amount numeric(12,2), shipping_amount numeric(12,2),
-    order_total numeric(12,2), item_count integer"""
-FCT_LOADED_AT = "loaded_at timestamptz not null default now()"
+CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=2, orders_per_day=120, fault_rate=0.0)
 
-SHORT = {
-    "expect_column_values_to_not_be_null": "not_null",
-    "expect_column_values_to_be_unique": "unique",
-    "expect_column_values_to_be_in_set": "in_set",
-    "unexpected_rows_expectation": "sql",
+# suite -> (statement that breaks it, statement that mends it, the expectation that must fail)
+SABOTAGE: dict[str, tuple[str, str, str]] = {
+    **{
+        f"raw__{entity}": (
+            # a batch the ledger never heard of, its key missing
+            f"insert into raw.{entity} (_batch_id, _line) values (-1, 1), (-1, 2)",  # noqa: S608
+            f"delete from raw.{entity} where _batch_id = -1",  # noqa: S608
+            "expect_column_values_to_not_be_null",
+        )
+        for entity in FIELDS
+    },
+    "fct_orders": (
+        "update marts_build.fct_orders set order_total = order_total + 1"
+        " where order_id = (select min(order_id) from marts_build.fct_orders)",
+        "update marts_build.fct_orders set order_total = order_total - 1"
+        " where order_id = (select min(order_id) from marts_build.fct_orders)",
+        "unexpected_rows_expectation",
+    ),
+    "fct_order_items": (
+        "update marts_build.fct_order_items set quantity = -quantity"
+        " where order_item_id = (select min(order_item_id) from marts_build.fct_order_items)",
+        "update marts_build.fct_order_items set quantity = -quantity"
+        " where order_item_id = (select min(order_item_id) from marts_build.fct_order_items)",
+        "expect_column_values_to_be_between",
+    ),
+    "rpt_daily_revenue": (
+        "update marts_build.rpt_daily_revenue set net_revenue = net_revenue + 100",
+        "update marts_build.rpt_daily_revenue set net_revenue = net_revenue - 100",
+        "unexpected_rows_expectation",
+    ),
+    "dim_customers": (
+        "update marts_build.dim_customers set email = replace(email, '@', '#')",
+        "update marts_build.dim_customers set email = replace(email, '#', '@')",
+        "expect_column_values_to_match_regex",
+    ),
+    "dim_products": (
+        "update marts_build.dim_products set unit_price = -unit_price",
+        "update marts_build.dim_products set unit_price = -unit_price",
+        "expect_column_values_to_be_between",
+    ),
+    "fct_sessions": (
+        "update marts_build.fct_sessions set started_at = ended_at, ended_at = started_at",
+        "update marts_build.fct_sessions set started_at = ended_at, ended_at = started_at",
+        "unexpected_rows_expectation",
+    ),
 }
 
 
-def _load(url: str, schema: str, table: str, columns: str, rows: Sequence[tuple], age: str = "0") -> None:
-    """(Re)create `schema.table` with `rows`; its load time is `age` before the database clock."""
-    relation = sql.Identifier(schema, table)
+def _execute(url: str, statement: str) -> None:
     with psycopg.connect(url) as conn:
-        conn.execute(sql.SQL("drop table if exists {}").format(relation))
-        conn.execute(sql.SQL("create table {} ({})").format(relation, sql.SQL(columns)))
-        if rows:
-            values = sql.SQL(", ").join(sql.Placeholder() * len(rows[0]))
-            with conn.cursor() as cur:
-                cur.executemany(sql.SQL("insert into {} values ({})").format(relation, values), rows)
-        time_column = "_loaded_at" if schema == "raw" else "loaded_at"
-        if "loaded_at timestamptz" in columns:
-            conn.execute(
-                sql.SQL("update {} set {} = now() - %s::interval").format(
-                    relation, sql.Identifier(time_column)
-                ),
-                [age],
-            )
+        conn.execute(statement)
 
 
-def _raw(url: str, rows: Sequence[tuple], age: str = "0") -> None:
-    lineage = [(*row, 7, "orders/2026-11-20/orders.csv", line) for line, row in enumerate(rows, start=2)]
-    _load(url, "raw", "orders", f"{RAW_COLUMNS}, {LOADED_AT}", lineage, age)
+def _checkpoint_of(suite: str) -> str:
+    return "raw_landed" if suite in RAW_SUITES else "marts_publish"
 
 
-def _fct(url: str, rows: Sequence[tuple], with_loaded_at: bool = True, age: str = "0") -> None:
-    columns = f"{FCT_COLUMNS}, {FCT_LOADED_AT}" if with_loaded_at else FCT_COLUMNS
-    _load(url, "marts", "fct_orders", columns, rows, age)
+def _failed(outcomes: list[ExpectationOutcome]) -> list[tuple[str, str]]:
+    return [(o.suite, o.expectation_type) for o in outcomes if not o.success]
 
 
-def _verdicts(outcomes: list[ExpectationOutcome]) -> dict[str, str]:
-    def verdict(o: ExpectationOutcome) -> str:
-        return "errored" if o.errored else "pass" if o.success else "fail"
-
-    return {f"{SHORT[o.expectation_type]}:{o.column or o.dimension}": verdict(o) for o in outcomes}
-
-
-def _order(order_id: str | None, status: str = "paid", ordered_at: str | None = "2026-11-20T10:00:00Z"):
-    return (order_id, "C1", status, ordered_at, "2026-11-20T10:05:00Z", "4.90", "0.00", "card")
-
-
-def _fct_row(order_id: str, subtotal: str, discount: str, shipping: str, total: str, status: str = "paid"):
-    return (
-        order_id,
-        "C1",
-        status,
-        "2026-11-20 10:00:00+00",
-        "2026-11-20",
-        subtotal,
-        discount,
-        shipping,
-        total,
-        1,
-    )
-
-
-def _gx_files() -> dict[str, bytes]:
-    """Everything in gx/ that is committed: GX must not add to it or rewrite it."""
-    return {
-        str(p.relative_to(CONTEXT_DIR)): p.read_bytes()
-        for p in CONTEXT_DIR.rglob("*")
-        if p.is_file() and not {"uncommitted", "__pycache__"} & set(p.relative_to(CONTEXT_DIR).parts)
-    }
-
-
-ALL_RAW_PASS = {
-    "not_null:order_id": "pass",
-    "not_null:customer_id": "pass",
-    "not_null:ordered_at": "pass",
-    "sql:consistency": "pass",
-    "sql:freshness": "pass",
-}
-ALL_FCT_PASS = {
-    "not_null:order_id": "pass",
-    "unique:order_id": "pass",
-    "not_null:order_total": "pass",
-    "sql:consistency": "pass",
-    "in_set:status": "pass",
-    "sql:freshness": "pass",
-}
-
-
-def test_raw_landed_passes_on_clean_data_and_reruns(
-    warehouse_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # raw keeps source values as sent: re-sent orders and odd case/blanks in status are fine here
-    _raw(warehouse_url, [_order("O1", "placed"), _order("O2", " Shipped "), _order("O1", "PAID")])
-    # the URL passed in wins over an environment variable of the same name
-    monkeypatch.setenv("GX_WAREHOUSE_URL", "postgresql+psycopg2://nobody@127.0.0.1:1/nowhere")
-    committed = _gx_files()
-
-    first = run_checkpoint("raw_landed", warehouse_url)
-    second = run_checkpoint("raw_landed", warehouse_url)  # everything is add_or_update: reruns work
-
-    assert _verdicts(first) == ALL_RAW_PASS
-    assert first == second
-    assert {(o.suite, o.relation) for o in first} == {("raw__orders", "raw.orders")}
-    assert _gx_files() == committed
-    assert (CONTEXT_DIR / "uncommitted/data_docs/local_site/index.html").is_file()
-    assert list((CONTEXT_DIR / "uncommitted/expectations").glob("raw__orders.json"))
-
-
-def test_raw_landed_fails_on_a_bad_batch(warehouse_url: str) -> None:
-    rows = [_order("O1"), _order(None), _order("O3", ordered_at=None), _order("O4", status="lost")]
-    _raw(warehouse_url, rows, age="3 days")
-
-    outcomes = run_checkpoint("raw_landed", warehouse_url)
-
-    assert _verdicts(outcomes) == ALL_RAW_PASS | {
-        "not_null:order_id": "fail",
-        "not_null:ordered_at": "fail",
-        "sql:consistency": "fail",
-        "sql:freshness": "fail",
-    }
-    by_check = {f"{SHORT[o.expectation_type]}:{o.column or o.dimension}": o for o in outcomes}
-    assert by_check["sql:consistency"].severity == "warning"  # a status the contract lacks only warns
-    assert by_check["sql:consistency"].unexpected_count == 1
-    assert by_check["sql:freshness"].severity == "blocking"
-    assert by_check["not_null:order_id"].unexpected_count == 1
-
-
-def test_raw_landed_is_stale_when_nothing_landed(warehouse_url: str) -> None:
-    _raw(warehouse_url, [])
-    assert _verdicts(run_checkpoint("raw_landed", warehouse_url)) == ALL_RAW_PASS | {"sql:freshness": "fail"}
-
-
-def test_marts_publish_passes_on_clean_data(warehouse_url: str) -> None:
-    _fct(
-        warehouse_url,
-        [_fct_row("O1", "20.00", "5.00", "4.90", "19.90"), _fct_row("O2", "10.00", "0", "0", "10")],
-    )
-    assert _verdicts(run_checkpoint("marts_publish", warehouse_url)) == ALL_FCT_PASS
-
-
-def test_marts_publish_fails_on_a_bad_batch(warehouse_url: str) -> None:
-    _fct(
-        warehouse_url,
-        [
-            _fct_row("O1", "20.00", "5.00", "4.90", "19.90"),
-            _fct_row("O1", "20.00", "5.00", "4.90", "19.90"),  # duplicate order
-            _fct_row("O2", "10.00", "0.00", "4.90", "10.00"),  # total misses the shipping
-            _fct_row("O3", "10.00", "0.00", "0.00", "10.00", status="lost"),
-        ],
-        age="3 days",
-    )
-    outcomes = run_checkpoint("marts_publish", warehouse_url)
-
-    assert _verdicts(outcomes) == ALL_FCT_PASS | {
-        "unique:order_id": "fail",
-        "sql:consistency": "fail",
-        "in_set:status": "fail",
-        "sql:freshness": "fail",
-    }
-    failed = {o.expectation_type: o for o in outcomes if not o.success}
-    assert failed["expect_column_values_to_be_unique"].details == "e.g. 'O1' ×2"
-    assert failed["expect_column_values_to_be_in_set"].severity == "warning"
-
-
-def test_errored_is_kept_apart_from_failed_down_to_the_results_table(warehouse_url: str) -> None:
-    # no loaded_at column: the freshness query raises; the wrong total is a plain failure
-    _fct(warehouse_url, [_fct_row("O1", "20.00", "5.00", "4.90", "99.00")], with_loaded_at=False)
-    outcomes = run_checkpoint("marts_publish", warehouse_url)
-
-    assert _verdicts(outcomes) == ALL_FCT_PASS | {"sql:consistency": "fail", "sql:freshness": "errored"}
-    errored = next(o for o in outcomes if o.errored)
-    assert errored.success is False and "loaded_at" in errored.details
-
-    persist_outcomes(warehouse_url, "manual__1", "marts_publish", outcomes)
-    with psycopg.connect(warehouse_url) as conn:
-        rows = conn.execute(
-            "select dimension, success, errored, unexpected_count, observed_value"
-            " from monitoring.gx_results where run_id = 'manual__1' and not success order by dimension"
+def _fingerprint(url: str, schema: str) -> dict[str, str]:
+    """md5 of every row of every table of `schema`, in order."""
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s"
+            " and table_type = 'BASE TABLE' order by 1",
+            [schema],
         ).fetchall()
-    assert rows == [("consistency", False, False, 1, 1), ("freshness", False, True, None, None)]
+        return {
+            name: conn.execute(
+                sql.SQL(
+                    "select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from {} t"
+                ).format(sql.Identifier(schema, name))
+            ).fetchone()[0]
+            for (name,) in tables
+        }
 
 
-def test_unknown_checkpoint(warehouse_url: str) -> None:
+@pytest.fixture(scope="module")
+def built(warehouse_url: str, tmp_path_factory) -> str:
+    """Two clean generated days, loaded now, built by dbt into marts_build and published once."""
+    landing = tmp_path_factory.mktemp("landing")
+    write_landing(CONFIG, landing, progress=False)
+    for day in sorted(p.name for p in (landing / "orders").iterdir()):
+        for entity in ENTITY_ORDER:
+            load_folder(warehouse_url, entity, landing / entity / day)
+    dbt(warehouse_url, "build", target=tmp_path_factory.mktemp("dbt-target"))
+    publish_marts(warehouse_url, "gx-tests-publish")
+    dbt(warehouse_url, "build", target=tmp_path_factory.mktemp("dbt-target-2"))  # the build under audit
+    return warehouse_url
+
+
+def test_every_suite_passes_on_clean_data(built: str) -> None:
+    outcomes = {
+        name: run_checkpoint(name, built) for name in ("raw_landed", "marts_publish", "marts_published")
+    }
+
+    for name, found in outcomes.items():
+        assert [(o.suite, o.expectation_type, o.details) for o in found if not o.success] == [], name
+    assert {o.suite for o in outcomes["raw_landed"]} == set(RAW_SUITES)
+    assert {o.suite for o in outcomes["marts_publish"]} == set(MART_SUITES)
+    assert {o.relation for o in outcomes["marts_publish"]} == {f"marts_build.{m}" for m in MART_SUITES}
+    assert {o.relation for o in outcomes["marts_published"]} == {f"marts.{m}" for m in MART_SUITES}
+    assert sum(len(v) for v in outcomes.values()) > 80
+
+
+@pytest.mark.parametrize("suite", sorted(SABOTAGE))
+def test_each_suite_fails_on_a_crafted_bad_batch(built: str, suite: str) -> None:
+    breaks, mends, expectation = SABOTAGE[suite]
+    _execute(built, breaks)
+    try:
+        outcomes = run_checkpoint(_checkpoint_of(suite), built)
+    finally:
+        _execute(built, mends)
+    failed = _failed(outcomes)
+    assert (suite, expectation) in failed
+    assert {s for s, _ in failed} == {suite}  # the other suites of the checkpoint still pass
+    assert any(o.severity == "blocking" for o in outcomes if o.suite == suite and not o.success)
+
+
+def test_an_expectation_that_raised_is_errored_not_failed(built: str) -> None:
+    _execute(built, "alter table marts_build.fct_sessions rename column ended_at to ended_when")
+    try:
+        outcomes = run_checkpoint("marts_publish", built)
+    finally:
+        _execute(built, "alter table marts_build.fct_sessions rename column ended_when to ended_at")
+    errored = [o for o in outcomes if o.errored]
+    assert [(o.suite, o.expectation_type) for o in errored] == [
+        ("fct_sessions", "unexpected_rows_expectation")
+    ]
+    assert errored[0].success is False and "ended_at" in errored[0].details
+    assert all(o.success for o in outcomes if not o.errored)
+
+
+def _load_orders(url: str, folder: Path, rows: list[dict[str, str]]) -> None:
+    path = folder / "orders" / "late.csv"
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS["orders"])
+        writer.writeheader()
+        writer.writerows(rows)
+    assert [r.rows_loaded for r in load_folder(url, "orders", path.parent)] == [len(rows)]
+
+
+def test_a_warning_is_recorded_and_does_not_block(built: str, tmp_path: Path) -> None:
+    order = {"order_id": "O-LOST", "customer_id": "C-NOBODY", "status": "teleported",
+             "ordered_at": "2026-03-03T10:00:00Z", "updated_at": "2026-03-03T10:00:00Z",
+             "shipping_amount": "0", "discount_amount": "0", "payment_method": "card"}  # fmt: skip
+    _load_orders(built, tmp_path, [order])
+    try:
+        summary = run_gate("raw_landed", built, "run-warning")
+    finally:
+        _execute(built, "delete from raw.orders where order_id = 'O-LOST'")
+        _execute(built, "delete from raw.load_ledger where source like '%late.csv'")
+    assert summary["blocking"] == 0 and summary["failed"] == 2  # unknown status, unknown customer
+    with psycopg.connect(built) as conn:
+        recorded = conn.execute(
+            "select suite, severity, dimension from monitoring.gx_results"
+            " where run_id = 'run-warning' and not success order by expectation_type, details"
+        ).fetchall()
+    assert recorded == [("raw__orders", "warning", "consistency")] * 2
+
+
+def test_a_blocking_failure_stops_the_gate_and_leaves_the_published_marts_untouched(built: str) -> None:
+    published = _fingerprint(built, "marts")
+    breaks, mends, _ = SABOTAGE["fct_orders"]
+    _execute(built, breaks)
+    try:
+        with pytest.raises(QualityGateFailed) as failed:
+            run_gate("marts_publish", built, "run-blocking")
+        # the failed build stays inspectable where it was built
+        assert _fingerprint(built, "marts_build") != _fingerprint(built, "marts")
+    finally:
+        _execute(built, mends)
+    message = str(failed.value)
+    listed = message.count("\n  - FAILED [blocking/")
+    assert f"{listed} blocking expectation(s)" in message
+    assert "FAILED [blocking/consistency] fct_orders: unexpected_rows_expectation" in message
+    assert "order_total = items_subtotal - discount_amount + shipping_amount; e.g. order_id=" in message
+    assert _fingerprint(built, "marts") == published
+    with psycopg.connect(built) as conn:
+        (recorded,) = conn.execute(
+            "select count(*) from monitoring.gx_results where run_id = 'run-blocking' and not success"
+        ).fetchone()
+    assert recorded == listed >= 1  # recorded before the gate stopped
+
+
+def test_the_committed_context_is_not_rewritten(built: str) -> None:
+    committed = {p: p.read_bytes() for p in CONTEXT_DIR.glob("*.yml")}
+    run_checkpoint("marts_published", built)
+    assert {p: p.read_bytes() for p in CONTEXT_DIR.glob("*.yml")} == committed
+
+
+def test_unknown_checkpoint() -> None:
     with pytest.raises(KeyError, match="raw_landed"):
-        run_checkpoint("nope", warehouse_url)
+        run_checkpoint("nope", "postgresql://nobody@127.0.0.1:1/none")

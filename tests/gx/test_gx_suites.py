@@ -7,10 +7,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extract.contract import ORDER_STATUSES
-from gx import suites
-from gx.checkpoints import CHECKPOINTS, CONTEXT_DIR, get_context, sqlalchemy_url
+from extract.contract import FIELDS
+from gx import suites, suites_raw
+from gx.checkpoints import (
+    CHECKPOINTS,
+    CONTEXT_DIR,
+    SEARCH_PATH,
+    get_context,
+    sqlalchemy_url,
+    with_search_path,
+)
 from gx.results import libpq_url, outcome_from_result
+from publish import BUILD_SCHEMA
 
 SEVERITIES, DIMENSIONS = {"blocking", "warning"}, {"completeness", "consistency", "freshness"}
 
@@ -29,12 +37,22 @@ def test_every_expectation_is_tagged(name: str) -> None:
 
 
 def test_every_checkpoint_validates_known_suites() -> None:
-    assert set(CHECKPOINTS) == {"raw_landed", "marts_publish"}
+    assert set(CHECKPOINTS) == {"raw_landed", "marts_publish", "marts_published"}
     assert {s for names in CHECKPOINTS.values() for s in names} == set(suites.RELATIONS)
+    assert set(CHECKPOINTS["raw_landed"]) == {f"raw__{entity}" for entity in FIELDS}
+    assert SEARCH_PATH == {"marts_publish": "marts_build", "marts_published": "marts"}
 
 
-def test_statuses_follow_the_contract() -> None:
-    assert suites.ORDER_STATUSES == ORDER_STATUSES
+def test_email_pattern_is_dbts() -> None:
+    project = yaml.safe_load((CONTEXT_DIR.parent / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"]["email_pattern"] == suites_raw.EMAIL_PATTERN
+    assert project["models"]["shop"]["marts"]["+schema"] == BUILD_SCHEMA
+
+
+def test_search_path_rides_on_the_url() -> None:
+    url = with_search_path("postgresql+psycopg2://u:p@h:5/db?sslmode=require", "marts_build")
+    assert url == "postgresql+psycopg2://u:p@h:5/db?sslmode=require&options=-csearch_path%3Dmarts_build"
+    assert with_search_path("postgresql://u@h/db", None) == "postgresql://u@h/db"
 
 
 def test_freshness_threshold_is_a_positive_number() -> None:
@@ -65,7 +83,8 @@ def test_assets_in_config_match_the_suites(monkeypatch: pytest.MonkeyPatch) -> N
     assets = {a.name: a for a in context.data_sources.get("warehouse").assets}
     assert set(assets) == set(suites.RELATIONS)
     for name, relation in suites.RELATIONS.items():
-        assert (assets[name].schema_name, assets[name].table_name) == (relation.schema, relation.table)
+        schema = assets[name].schema_name if isinstance(assets[name].schema_name, str) else None
+        assert (schema, assets[name].table_name) == (relation.schema, relation.table)
         assert [b.name for b in assets[name].batch_definitions] == ["whole_table"]
     assert yml.read_bytes() == before
 

@@ -1,0 +1,142 @@
+"""Quality-gate benchmark: the GX checkpoints on 1M-order raw and mart tables ÷ dbt build of the same tables.
+
+    .venv/bin/python bench/quality_bench.py [--orders 1000000] [--days 100] [--fault-rate 0.01]
+
+Generates `--orders` orders over `--days` days (dirty at `--fault-rate`), starts a throwaway Postgres
+with the project's own code, loads them with the project's loader and builds the warehouse once
+(`dbt build` of models, snapshot and seeds, 4 threads, tests apart: the baseline). Then runs each
+checkpoint as the DAG does, in a process of its own (`raw_landed` on raw, `marts_publish` on the
+unpublished build), and the publish swap. Prints, per checkpoint, the wall time with and without
+GX's import, the peak RSS of its process, and the ratio gates ÷ dbt build (goal ≤ 0.5), peak RSS
+(goal < 500 MB). Never fails on a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.incremental_bench import NO_TESTS, dbt  # noqa: E402
+from extract.generator import GeneratorConfig  # noqa: E402
+from extract.landing import load_landing  # noqa: E402
+from extract.writers import write_landing  # noqa: E402
+from stack.environment import Environment  # noqa: E402
+from stack.settings import Settings  # noqa: E402
+
+CHECKPOINTS = ("raw_landed", "marts_publish")
+
+
+def child(checkpoint: str, url: str) -> None:
+    """In the measured process: import GX, run one checkpoint, print timings as JSON."""
+    started = time.perf_counter()
+    from gx.checkpoints import run_checkpoint
+
+    imported = time.perf_counter()
+    outcomes = run_checkpoint(checkpoint, url)
+    done = time.perf_counter()
+    failed = [f"{o.suite}:{o.expectation_type}:{o.column}" for o in outcomes if not o.success]
+    print(json.dumps({"import": imported - started, "check": done - imported, "n": len(outcomes),
+                      "failed": failed}))  # fmt: skip
+
+
+def measure(checkpoint: str, url: str) -> dict:
+    """Run `checkpoint` in a child process; its timings, wall time and peak RSS (MB)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", checkpoint, url], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{checkpoint} failed")
+    found = json.loads(out.strip().splitlines()[-1])
+    rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return {**found, "wall": wall, "rss_mb": rss_mb}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=100)
+    parser.add_argument("--fault-rate", type=float, default=0.01)
+    parser.add_argument("--child", nargs=2, metavar=("CHECKPOINT", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="shop-quality-bench-"))
+    work.chmod(0o755)
+    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
+    config = GeneratorConfig(
+        seed=2026, start=date(2026, 1, 5), days=args.days,
+        orders_per_day=args.orders // args.days, fault_rate=args.fault_rate,
+    )  # fmt: skip
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    try:
+        write_landing(config, work / "landing", progress=False)
+        env.start_postgres()
+        bins = env.cluster.binaries() if env.cluster else None
+        print(f"postgres: {bins.version if bins else 'external'}")
+        url = env.warehouse_url
+        load_landing(url, work / "landing", progress=False)
+        target = work / "target"
+        dbt(url, target, "seed")
+        build = dbt(url, target, "build", "--full-refresh", *NO_TESTS)
+        tests = dbt(url, target, "test")
+        with __import__("psycopg").connect(url) as conn:
+            sizes = conn.execute(
+                "select (select count(*) from raw.orders), (select count(*) from raw.order_items),"
+                " (select count(*) from marts_build.fct_orders),"
+                " (select count(*) from marts_build.fct_order_items)"
+            ).fetchone()
+        print(
+            "rows: raw.orders {:,}, raw.order_items {:,}, fct_orders {:,}, fct_order_items {:,}".format(
+                *sizes
+            )
+        )
+        results = {name: measure(name, url) for name in CHECKPOINTS}
+        from publish.swap import publish_marts
+
+        started = time.perf_counter()
+        publish_marts(url, "bench")
+        swap = time.perf_counter() - started
+
+        print(
+            f"\n{'':26} {'wall s':>8} {'GX import s':>12} {'checks s':>9} {'expect.':>8} {'peak RSS MB':>12}"
+        )
+        for name, r in results.items():
+            cells = (f"{r['wall']:8.1f}", f"{r['import']:12.1f}", f"{r['check']:9.1f}", f"{r['n']:8d}")
+            print(f"{name:26} {' '.join(cells)} {r['rss_mb']:12.0f}")
+            if r["failed"]:
+                print(f"  not passing on this generated data: {', '.join(r['failed'])}")
+        print(f"{'publish (schema swap)':26} {swap:8.3f}")
+        print(f"{'dbt build (models+snapshot)':26} {build:8.1f}")
+        print(f"{'dbt test':26} {tests:8.1f}")
+        gates = sum(r["wall"] for r in results.values())
+        checks = sum(r["check"] for r in results.values())
+        peak = max(r["rss_mb"] for r in results.values())
+        print(f"\ngates ÷ dbt build: {gates / build:.2f} (goal ≤ 0.5)")
+        print(f"checks alone (GX import aside) ÷ dbt build: {checks / build:.2f}")
+        print(f"peak RSS of a gate process: {peak:.0f} MB; goal < 500 MB")
+    finally:
+        env.stop_postgres()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

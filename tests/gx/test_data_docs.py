@@ -1,0 +1,100 @@
+"""The GX data docs, opened in headless Chromium with the network off, list the suites and the latest
+results: every CSS/JS file the pages need is served from the site itself (gx/docs.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from extract.generator import GeneratorConfig
+from extract.landing import ENTITY_ORDER
+from extract.load import load_folder
+from extract.writers import write_landing
+from gx.checkpoints import CONTEXT_DIR, DOCS_SITE, run_checkpoint
+from gx.docs import URLS
+from gx.suites import RAW_SUITES
+from stack.browser import LAUNCH_ARGS, find_chromium
+
+SITE = CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def site(warehouse_url: str, tmp_path_factory) -> Path:
+    landing = tmp_path_factory.mktemp("landing")
+    config = GeneratorConfig(seed=5, start=date(2026, 3, 2), days=1, orders_per_day=40)
+    write_landing(config, landing, progress=False)
+    for entity in ENTITY_ORDER:
+        load_folder(warehouse_url, entity, landing / entity / "2026-03-02")
+    run_checkpoint("raw_landed", warehouse_url)
+    return SITE
+
+
+def test_no_page_links_a_cdn(site: Path) -> None:
+    pages = list(site.rglob("*.html"))
+    assert pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not [url for url in URLS if url in html], page
+        assert "integrity=" not in html
+    assert (site / "static" / "vendor" / "jquery@3.7.1" / "dist" / "jquery.min.js").is_file()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("no Chromium on this machine (`python -m stack browser` says how to install one)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def test_offline_docs_list_the_suites_and_the_latest_results(site: Path, browser) -> None:
+    context = browser.new_context(offline=True)
+    remote: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            remote.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((site / "index.html").as_uri())
+
+    # the index tables are drawn by bootstrap-table (JS): offline with CDN links they stay empty
+    results = page.locator("table.ge-index-page-validation-results-table tbody tr")
+    results.first.wait_for()
+    latest = results.first.inner_text()
+    assert "raw_landed" in latest and any(suite in latest for suite in RAW_SUITES)
+    assert results.count() >= len(RAW_SUITES)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gx_data_docs_results.png"), full_page=True)
+
+    page.get_by_text("Expectation Suites", exact=True).first.click()
+    suites = page.locator("table.ge-index-page-expectation_suites-table tbody tr")
+    suites.first.wait_for()
+    listed = page.locator("table.ge-index-page-expectation_suites-table").inner_text()
+    assert all(suite in listed for suite in RAW_SUITES)
+    page.screenshot(path=str(ARTIFACTS / "gx_data_docs_suites.png"), full_page=True)
+
+    # a validation result page renders its expectations, styled by the local Bootstrap
+    result_page = max((site / "validations" / "raw__orders").rglob("*.html"), key=lambda p: p.stat().st_mtime)
+    page.goto(result_page.as_uri())
+    assert "order_id" in page.inner_text("body")
+    padding = page.evaluate("getComputedStyle(document.querySelector('.container-fluid')).paddingLeft")
+    assert padding == "48px"  # Bootstrap's pl-5: the stylesheet loaded from static/vendor
+    page.screenshot(path=str(ARTIFACTS / "gx_data_docs_raw__orders.png"), full_page=True)
+    context.close()
+    assert errors == []
+    assert remote == []  # nothing but the site's own files was asked for
