@@ -101,14 +101,7 @@ KINDS: dict[str, FaultKind] = {
     )
 }  # fmt: skip
 
-# Required fields that `missing_value` empties (key fields are never emptied).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "customers": ("email", "created_at"),
-    "products": ("name", "unit_price"),
-    "orders": ("customer_id", "status", "ordered_at"),
-    "order_items": ("product_id", "quantity", "unit_price"),
-    "sessions": ("started_at", "device"),
-}
+# `missing_value` empties one of the contract's REQUIRED fields (key fields are never emptied).
 # Mutually exclusive rule-breaking kinds per record.
 CUSTOMER_KINDS = ("malformed_email", "missing_value")
 PRODUCT_KINDS = ("nonpositive_price", "missing_value")

@@ -14,6 +14,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from extract import faults
+from extract.contract import REQUIRED
 from extract.generator_records import DAY, T_ORDER, money, rng_for, ts
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def plan_order(shop: Shop, n: int) -> OrderPlan:
     plan.events = timeline(rng, t0, plan.payment)
     plan.fault = kind = faults.pick(u_fault, shop.rate, faults.ORDER_KINDS)
     if kind == "missing_value":
-        plan.fault_field = rng.choice(faults.REQUIRED["orders"])
+        plan.fault_field = rng.choice(REQUIRED["orders"])
     elif kind == "negative_amount":
         plan.fault_field = rng.choice(("shipping_amount", "discount_amount"))
     elif kind == "future_timestamp":
@@ -201,7 +202,7 @@ def make_items(shop: Shop, rng: random.Random, plan: OrderPlan) -> tuple[list[Re
             elif kind == "nonpositive_price":
                 rec["unit_price"] = faults.nonpositive_price(rng, price)
             else:
-                rec[rng.choice(faults.REQUIRED["order_items"])] = None
+                rec[rng.choice(REQUIRED["order_items"])] = None
         items.append(rec)
     return items, subtotal, valid
 
@@ -235,7 +236,7 @@ def make_session(
     if kind:
         shop.faults.add(kind, "sessions")
         if kind == "missing_value":
-            rec[rng.choice(faults.REQUIRED["sessions"])] = None
+            rec[rng.choice(REQUIRED["sessions"])] = None
         elif kind == "future_timestamp":
             offset = end_of_day + 1 + faults.future_offset(rng) - started
             rec["started_at"], rec["ended_at"] = ts(started + offset), ts(ended + offset)

@@ -15,6 +15,7 @@ from functools import cache
 from itertools import accumulate
 
 from extract import faults
+from extract.contract import REQUIRED
 
 M64 = (1 << 64) - 1
 DAY = 86_400
@@ -218,7 +219,7 @@ class Customers:
         if kind == "malformed_email":
             rec["email"] = faults.malformed_email(rng, email)
         elif kind == "missing_value":
-            rec[rng.choice(faults.REQUIRED["customers"])] = None
+            rec[rng.choice(REQUIRED["customers"])] = None
         return rec
 
 
@@ -303,5 +304,5 @@ class Catalogue:
         if kind == "nonpositive_price":
             rec["unit_price"] = faults.nonpositive_price(rng, self.prices[p])
         elif kind == "missing_value":
-            rec[rng.choice(faults.REQUIRED["products"])] = None
+            rec[rng.choice(REQUIRED["products"])] = None
         return rec

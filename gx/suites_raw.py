@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 
-from extract.contract import FIELDS, KEYS, ORDER_STATUSES
+from extract.contract import FIELDS, KEYS, ORDER_STATUSES, REQUIRED
 from gx.expectations import (
     Relation,
     freshness,
@@ -20,14 +20,6 @@ from gx.expectations import (
     rows,
 )
 
-# Required beyond the key (CONTRACT.md; dbt quarantines a record missing one as `missing_value`).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "customers": ("email", "created_at"),
-    "products": ("name", "unit_price"),
-    "orders": ("customer_id", "status", "ordered_at"),
-    "order_items": ("product_id", "quantity", "unit_price"),
-    "sessions": ("started_at", "device"),
-}
 REQUIRED_MOSTLY = 0.9  # a required field may be empty on up to 10% of the rows before it blocks
 FORMAT_MOSTLY = 0.95  # a malformed value on up to 5% of the rows is the quarantine's job, not a warning
 # dbt_project.yml `email_pattern` (a test keeps the two equal)
