@@ -168,10 +168,13 @@ def _rewrite(html: str, prefix: str, logo: bool) -> str:
     return _SRI.sub("", html)
 
 
-def localize_site(site: Path, cache: Path = CACHE) -> int:
-    """Point every page of the data docs site at local copies of its assets; the number of pages changed.
+def localize_site(site: Path, cache: Path = CACHE, since: float | None = None) -> int:
+    """Point the data docs pages at local copies of their assets; the number of pages changed.
 
-    If the assets cannot be fetched (no registry), the pages keep their CDN links and a warning says so.
+    `since` (a `time.time()`): only pages written from then on, i.e. by the docs build that just ran
+    (earlier pages were localized by earlier runs; reading them all again grows with history). The
+    first time a site gets its assets, every page is done. If the assets cannot be fetched (no
+    registry), the pages keep their CDN links and a warning says so.
     """
     if not site.is_dir():
         return 0
@@ -180,12 +183,16 @@ def localize_site(site: Path, cache: Path = CACHE) -> int:
     except OSError as error:
         log.warning("data docs keep their CDN links (offline they lose styles and tables): %s", error)
         return 0
+    if not (site / VENDOR).is_dir():
+        since = None
     for spec in PACKAGES:
         if not (site / VENDOR / spec).is_dir():
             shutil.copytree(cache / spec, site / VENDOR / spec)
     logo = (site / "static" / "images" / "logo-long.png").is_file()
     changed = 0
     for page in site.rglob("*.html"):
+        if since is not None and page.stat().st_mtime < since:
+            continue
         html = page.read_text(encoding="utf-8")
         if "https://" not in html:
             continue
