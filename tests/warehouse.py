@@ -71,3 +71,21 @@ def load_day(url: str, landing: Path, day: str, load_time: datetime) -> None:
                 ),
                 (load_time, before),
             )
+
+
+def table_checksums(url: str, schema: str) -> dict[str, str]:
+    """md5 of every row of every table of `schema`, in order, by table name: equal means byte-identical."""
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s"
+            " and table_type = 'BASE TABLE' order by 1",
+            [schema],
+        ).fetchall()
+        return {
+            name: conn.execute(
+                sql.SQL(
+                    "select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from {} t"
+                ).format(sql.Identifier(schema, name))
+            ).fetchone()[0]
+            for (name,) in tables
+        }

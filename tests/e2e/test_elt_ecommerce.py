@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from tests.raw_layer import reset_raw
+from tests.warehouse import table_checksums
 
 DAY = "2026-11-20"
 REVENUE = {"paid", "shipped", "delivered"}
@@ -157,24 +158,6 @@ def _dag(dag_id: str):
     return DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).get_dag(dag_id)
 
 
-def _published(url: str) -> dict[str, str]:
-    """md5 of every row of every published mart table."""
-    with psycopg.connect(url) as conn:
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "select table_name from information_schema.tables"
-                " where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
-            )
-        ]
-        return {
-            name: conn.execute(
-                f"select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from marts.{name} t"  # noqa: S608
-            ).fetchone()[0]
-            for name in tables
-        }
-
-
 def test_data_quality_checks_raw_and_the_published_marts(dag_run, platform) -> None:
     run = _dag("data_quality").test()
     assert run.state == "success"
@@ -194,7 +177,7 @@ def test_a_blocking_failure_stops_the_run_and_leaves_the_published_marts_untouch
     """A later day's export carries orders without an id: the raw gate fails the run before dbt and
     before publish; what consumers read stays byte for byte what the last good run published."""
     url, later = platform.warehouse_url, "2026-11-21"
-    published = _published(url)
+    published = table_checksums(url, "marts")
     broken = platform.state / "landing" / "orders" / later / "broken.csv"
     broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text(
@@ -210,7 +193,7 @@ def test_a_blocking_failure_stops_the_run_and_leaves_the_published_marts_untouch
     assert run.state == "failed"
     assert states["validate_raw"] == "failed"
     assert states["publish_marts"] == "upstream_failed" and states["build_report"] == "upstream_failed"
-    assert _published(url) == published
+    assert table_checksums(url, "marts") == published
     with psycopg.connect(url) as conn:
         reason = conn.execute(
             "select suite, expectation_type, column_name, unexpected_count from monitoring.gx_results"

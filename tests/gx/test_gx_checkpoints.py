@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from extract.contract import FIELDS
 from extract.generator import GeneratorConfig
@@ -26,7 +25,7 @@ from gx.gate import QualityGateFailed, run_gate
 from gx.results import ExpectationOutcome
 from gx.suites import MART_SUITES, RAW_SUITES
 from publish.swap import publish_marts
-from tests.warehouse import dbt
+from tests.warehouse import dbt, table_checksums
 
 CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=2, orders_per_day=120, fault_rate=0.0)
 
@@ -89,24 +88,6 @@ def _checkpoint_of(suite: str) -> str:
 
 def _failed(outcomes: list[ExpectationOutcome]) -> list[tuple[str, str]]:
     return [(o.suite, o.expectation_type) for o in outcomes if not o.success]
-
-
-def _fingerprint(url: str, schema: str) -> dict[str, str]:
-    """md5 of every row of every table of `schema`, in order."""
-    with psycopg.connect(url) as conn:
-        tables = conn.execute(
-            "select table_name from information_schema.tables where table_schema = %s"
-            " and table_type = 'BASE TABLE' order by 1",
-            [schema],
-        ).fetchall()
-        return {
-            name: conn.execute(
-                sql.SQL(
-                    "select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from {} t"
-                ).format(sql.Identifier(schema, name))
-            ).fetchone()[0]
-            for (name,) in tables
-        }
 
 
 @pytest.fixture(scope="module")
@@ -195,14 +176,14 @@ def test_a_warning_is_recorded_and_does_not_block(built: str, tmp_path: Path) ->
 
 
 def test_a_blocking_failure_stops_the_gate_and_leaves_the_published_marts_untouched(built: str) -> None:
-    published = _fingerprint(built, "marts")
+    published = table_checksums(built, "marts")
     breaks, mends, _ = SABOTAGE["fct_orders"]
     _execute(built, breaks)
     try:
         with pytest.raises(QualityGateFailed) as failed:
             run_gate("marts_publish", built, "run-blocking")
         # the failed build stays inspectable where it was built
-        assert _fingerprint(built, "marts_build") != _fingerprint(built, "marts")
+        assert table_checksums(built, "marts_build") != table_checksums(built, "marts")
     finally:
         _execute(built, mends)
     message = str(failed.value)
@@ -210,7 +191,7 @@ def test_a_blocking_failure_stops_the_gate_and_leaves_the_published_marts_untouc
     assert f"{listed} blocking expectation(s)" in message
     assert "FAILED [blocking/consistency] fct_orders: unexpected_rows_expectation" in message
     assert "order_total = items_subtotal - discount_amount + shipping_amount; e.g. order_id=" in message
-    assert _fingerprint(built, "marts") == published
+    assert table_checksums(built, "marts") == published
     with psycopg.connect(built) as conn:
         (recorded,) = conn.execute(
             "select count(*) from monitoring.gx_results where run_id = 'run-blocking' and not success"
