@@ -77,6 +77,8 @@ class GeneratorConfig:
     returning_share: float = 0.8  # share of orders from customers who signed up before the day
     sessions_per_order: float = 3.0  # sessions a day per order placed (the converting one included)
     profile_updates: float = 0.002  # share of the customer base re-sent each day with a new address
+    # An outage-like volume drop, to exercise drift detection: (day, share of that day's orders lost).
+    volume_drop: tuple[date, float] | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -86,6 +88,7 @@ class GeneratorConfig:
             "products >= 10": self.products >= 10,
             "0 <= returning_share <= 1": 0 <= self.returning_share <= 1,
             "sessions_per_order >= 1": self.sessions_per_order >= 1,
+            "0 < volume_drop share <= 1": self.volume_drop is None or 0 < self.volume_drop[1] <= 1,
         }
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
@@ -129,12 +132,15 @@ class Day:
 
 
 def order_counts(config: GeneratorConfig) -> list[int]:
-    """Orders placed on each day: the weekly pattern times +-6% noise (at least 1 when orders_per_day > 0)."""
+    """Orders placed on each day: the weekly pattern times +-6% noise, less the `volume_drop` share on its
+    day (at least 1 when orders_per_day > 0)."""
     counts = []
     for i in range(config.days):
         day = config.start + timedelta(days=i)
         noise = random.Random(f"{config.seed}:orders:{i}").uniform(0.94, 1.06)
         n = round(config.orders_per_day * _WEEKDAY[day.weekday()] / _MEAN * noise)
+        if config.volume_drop and config.volume_drop[0] == day:
+            n = round(n * (1 - config.volume_drop[1]))
         counts.append(max(n, 1) if config.orders_per_day else 0)
     return counts
 

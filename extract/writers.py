@@ -259,6 +259,9 @@ def write_landing(
         "config": asdict(config)
         | {
             "start": config.start.isoformat(),
+            "volume_drop": [config.volume_drop[0].isoformat(), config.volume_drop[1]]
+            if config.volume_drop
+            else None,
             "chunk_records": chunk_records,
             "min_files": min_files,
         },
@@ -284,6 +287,21 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="per fault kind, 0..1 (0 = clean)")
     parser.add_argument("--products", type=int, default=defaults.products, help="catalogue size on day one")
     parser.add_argument("--customers", type=int, default=None, help="customer base before day one")
+    parser.add_argument(
+        "--volume-drop",
+        type=_volume_drop,
+        default=None,
+        metavar="YYYY-MM-DD:SHARE",
+        help="lose SHARE (0..1] of that day's orders, as an outage would (drift detection)",
+    )
+
+
+def _volume_drop(text: str) -> tuple[date, float]:
+    day, _, share = text.partition(":")
+    try:
+        return date.fromisoformat(day), float(share)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD:SHARE, got {text!r}") from None
 
 
 def config_from(args: argparse.Namespace) -> GeneratorConfig:
@@ -291,6 +309,7 @@ def config_from(args: argparse.Namespace) -> GeneratorConfig:
     return GeneratorConfig(
         seed=args.seed, start=args.start, days=args.days, orders_per_day=args.orders_per_day,
         fault_rate=args.fault_rate, products=args.products, customers=args.customers,
+        volume_drop=getattr(args, "volume_drop", None),
     )  # fmt: skip
 
 

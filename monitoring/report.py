@@ -83,7 +83,7 @@ def collect(conninfo: str, run_id: str) -> dict:
     return {"tables": tables, "dbt": dbt, "gx": gx, "checks": checks}
 
 
-def _table(rows: list[dict], columns: list[str]) -> str:
+def html_table(rows: list[dict], columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in rows:
@@ -118,15 +118,15 @@ th {{ background: #f3f3f3; }} .good {{ color: #17702b; }} .bad {{ color: #b00020
 <h1>{html.escape(title)}</h1>
 <p>Run <code>{html.escape(meta["run_id"])}</code>, generated {html.escape(meta["generated_at"])}.</p>
 <p><strong>{html.escape(summary)}</strong></p>
-<h2>Rows per table</h2>{_table(report["tables"], ["schema", "table", "kind", "rows"])}
+<h2>Rows per table</h2>{html_table(report["tables"], ["schema", "table", "kind", "rows"])}
 <h2>dbt results</h2>{
-        _table(
+        html_table(
             report["dbt"],
             ["resource_type", "name", "status", "seconds", "rows_affected", "failures", "message"],
         )
     }
 <h2>Great Expectations results</h2>{
-        _table(
+        html_table(
             report["gx"],
             [
                 "checkpoint",

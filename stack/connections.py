@@ -1,7 +1,8 @@
-"""The warehouse as DAG tasks see it: a libpq URL built from the Airflow connection `warehouse`.
+"""The warehouse as Airflow sees it: a libpq URL built from the Airflow connection `warehouse`.
 
 The connection comes from an `AIRFLOW_CONN_WAREHOUSE` variable or the secrets backend, never from code.
-Imported inside tasks (it needs a running task's Airflow context), shared by every DAG.
+`warehouse_url()` is for tasks (Task SDK); `server_warehouse_url()` for code in Airflow's API server
+(the monitoring plugin), which resolves connections through the server's own secrets backends.
 """
 
 from __future__ import annotations
@@ -9,12 +10,47 @@ from __future__ import annotations
 from urllib.parse import quote
 
 WAREHOUSE_CONN_ID = "warehouse"
+AIRFLOW_API_CONN_ID = "airflow_api"
+WEBHOOK_CONN_ID = "alert_webhook"
+
+
+def url_of(conn) -> str:
+    """libpq URL of an Airflow Postgres connection object."""
+    login, password = quote(conn.login or "", safe=""), quote(conn.password or "", safe="")
+    return f"postgresql://{login}:{password}@{conn.host}:{conn.port or 5432}/{conn.schema}"
 
 
 def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """libpq URL of the warehouse, from Airflow connection `conn_id`."""
+    """libpq URL of the warehouse, from Airflow connection `conn_id` (inside a running task)."""
     from airflow.sdk import BaseHook
 
+    return url_of(BaseHook.get_connection(conn_id))
+
+
+def server_warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """libpq URL of the warehouse, from Airflow connection `conn_id` (inside Airflow's API server)."""
+    from airflow.models.connection import Connection
+
+    return url_of(Connection.get_connection_from_secrets(conn_id))
+
+
+def airflow_api(conn_id: str = AIRFLOW_API_CONN_ID):
+    """The REST API client of the monitoring account, from Airflow connection `conn_id` (http: host, port,
+    login, password), inside a running task."""
+    from airflow.sdk import BaseHook
+
+    from monitoring.airflow_api import AirflowApi
+
     conn = BaseHook.get_connection(conn_id)
-    login, password = quote(conn.login or "", safe=""), quote(conn.password or "", safe="")
-    return f"postgresql://{login}:{password}@{conn.host}:{conn.port or 5432}/{conn.schema}"
+    return AirflowApi(f"{conn.schema or 'http'}://{conn.host}:{conn.port or 8080}", conn.login, conn.password)
+
+
+def optional_connection(conn_id: str):
+    """Airflow connection `conn_id`, or None when it is not defined (inside a running task)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None

@@ -19,6 +19,8 @@ from stack.settings import ROOT, Settings, state_dir
 AIRFLOW_DB = "airflow"
 WAREHOUSE_DB = "warehouse"
 WAREHOUSE_CONN_ID = "warehouse"
+AIRFLOW_API_CONN_ID = "airflow_api"
+AIRFLOW_USERS = {"operator": "admin", "monitor": "viewer"}  # login -> Simple auth manager role
 
 
 @dataclass
@@ -96,6 +98,14 @@ class Environment:
             "schema": wh.name,
         }
         airflow_home = self.state / "airflow"
+        api_port = self.settings["AIRFLOW_API_PORT"]
+        api = {
+            "conn_type": "http",
+            "host": "127.0.0.1",
+            "port": int(api_port),
+            "login": "monitor",
+            "password": self.settings["AIRFLOW_MONITOR_PASSWORD"],
+        }
         return {
             "SHOP_STATE_DIR": str(self.state),
             "AIRFLOW_HOME": str(airflow_home),
@@ -106,10 +116,16 @@ class Environment:
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.url(self.databases[0], "postgresql+psycopg2"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.settings["AIRFLOW_JWT_SECRET"],
+            "AIRFLOW__API__PORT": api_port,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{u}:{r}" for u, r in AIRFLOW_USERS.items()
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.airflow_logins()),
             "AIRFLOW__COSMOS__CACHE_DIR": str(self.state / "cosmos"),
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no usage pings from a local install
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
             f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(conn),
+            f"AIRFLOW_CONN_{AIRFLOW_API_CONN_ID.upper()}": json.dumps(api),
             # dbt_project/profiles.yml reads these (dbt run by hand, `dbt parse`, `dbt docs`).
             "WAREHOUSE_HOST": self.host,
             "WAREHOUSE_PORT": str(self.port),
@@ -120,6 +136,22 @@ class Environment:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "GX_ANALYTICS_ENABLED": "False",
         }
+
+    def airflow_logins(self) -> Path:
+        """The Simple auth manager's password file, written from `.env` (Airflow would otherwise generate
+        and print passwords of its own). Owner-only; rewritten when a password in `.env` changes."""
+        path = self.state / "airflow" / "passwords.json"
+        wanted = json.dumps(
+            {
+                "operator": self.settings["AIRFLOW_OPERATOR_PASSWORD"],
+                "monitor": self.settings["AIRFLOW_MONITOR_PASSWORD"],
+            }
+        )
+        if not path.exists() or path.read_text().strip() != wanted:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(wanted + "\n")
+            path.chmod(0o600)
+        return path
 
     def apply(self) -> None:
         """Export `variables()` into this process (before Airflow is imported)."""

@@ -16,14 +16,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from stack import processes
-from stack.settings import free_port
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
-DEFAULT_API_PORT = 8080
 
 
 class ServiceFailed(RuntimeError):
@@ -34,7 +32,10 @@ class ServiceFailed(RuntimeError):
 class AirflowServices:
     variables: dict[str, str]
     state: Path
-    port: int = field(default_factory=lambda: free_port(DEFAULT_API_PORT))
+    port: int = 0  # default: the environment's AIRFLOW__API__PORT (generated per install into .env)
+
+    def __post_init__(self) -> None:
+        self.port = self.port or int(self.variables["AIRFLOW__API__PORT"])
 
     @property
     def base_url(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / ".env"
 DEFAULT_PG_PORT = 54329
+DEFAULT_API_PORT = 8080
 
 # Keys generated on first run. Role names are fixed, passwords are random per install.
 _GENERATED = {
@@ -23,6 +24,10 @@ _GENERATED = {
     "AIRFLOW_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
     "WAREHOUSE_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
     "AIRFLOW_JWT_SECRET": lambda: secrets.token_urlsafe(32),
+    # Airflow UI/API logins: `operator` (admin role, for people) and `monitor` (viewer role, the account
+    # the monitoring DAG reads the REST API with).
+    "AIRFLOW_OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(18),
+    "AIRFLOW_MONITOR_PASSWORD": lambda: secrets.token_urlsafe(18),
 }
 
 
@@ -62,6 +67,8 @@ def ensure_env_file(path: Path = ENV_FILE) -> dict[str, str]:
     missing = {key: make() for key, make in _GENERATED.items() if key not in values}
     if "PG_PORT" not in values:
         missing["PG_PORT"] = str(free_port(DEFAULT_PG_PORT))
+    if "AIRFLOW_API_PORT" not in values:
+        missing["AIRFLOW_API_PORT"] = str(free_port(DEFAULT_API_PORT))
     if missing:
         header = (
             ""
@@ -95,6 +102,7 @@ class Settings:
         """Fresh credentials and a free port, never written to disk (throwaway clusters for tests)."""
         values = {key: make() for key, make in _GENERATED.items()}
         values["PG_PORT"] = str(free_port())
+        values["AIRFLOW_API_PORT"] = str(free_port())
         return cls(values)
 
     def __getitem__(self, key: str) -> str:

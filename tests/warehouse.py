@@ -6,12 +6,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -19,22 +17,10 @@ from psycopg import sql
 from extract.contract import FIELDS
 from extract.landing import ENTITY_ORDER
 from extract.load import load_folder
+from monitoring.freshness import profile_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt_project"
-
-
-def dbt_env(url: str) -> dict[str, str]:
-    """The environment profiles.yml reads, pointed at the database of `url`."""
-    parts = urlsplit(url)
-    return {
-        **os.environ,
-        "WAREHOUSE_HOST": parts.hostname or "127.0.0.1",
-        "WAREHOUSE_PORT": str(parts.port or 5432),
-        "WAREHOUSE_USER": unquote(parts.username or ""),
-        "WAREHOUSE_PASSWORD": unquote(parts.password or ""),
-        "WAREHOUSE_DB": parts.path.lstrip("/"),
-    }
 
 
 def dbt(url: str, *args: str, target: Path) -> list[dict]:
@@ -48,7 +34,7 @@ def dbt(url: str, *args: str, target: Path) -> list[dict]:
         "--target-path", str(target),
         "--log-path", str(target / "logs"),
     ]  # fmt: skip
-    done = subprocess.run(cmd, env=dbt_env(url), capture_output=True, text=True, cwd=DBT_PROJECT)
+    done = subprocess.run(cmd, env=profile_env(url), capture_output=True, text=True, cwd=DBT_PROJECT)
     assert done.returncode == 0, f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
     results = target / "run_results.json"
     return json.loads(results.read_text())["results"] if results.exists() else []

@@ -101,3 +101,33 @@ def test_data_quality_runs_on_the_assets_the_elt_updates(dagbag) -> None:
         {name for name in updated if name.startswith("marts.")},
     ]
     assert {t.task_id for t in quality.tasks} == {"check_raw", "check_marts"}
+
+
+def test_monitoring_runs_hourly_and_on_the_published_marts(dagbag) -> None:
+    elt, monitoring = dagbag.dags["elt_ecommerce"], dagbag.dags["monitoring"]
+    published = {asset.name for asset in elt.get_task("publish_marts").outlets}
+    timetable = monitoring.timetable
+    assert timetable.timetable.expression == "0 * * * *"
+    assert {asset.name for asset in timetable.asset_condition.objects} == published
+    drift = monitoring.get_task("record_drift")
+    assert [a.name for a in drift.outlets] == ["monitoring.drift"]
+    assert drift.upstream_task_ids == {"detect_drift"}
+    assert monitoring.get_task("evaluate_alerts").upstream_task_ids == {
+        "collect_airflow_runs",
+        "check_source_freshness",
+        "collect_database_health",
+        "detect_drift",
+    }
+    assert monitoring.get_task("publish_status").upstream_task_ids == {"evaluate_alerts"}
+
+
+def test_health_check_is_weekly_and_records_every_check(dagbag) -> None:
+    dag = dagbag.dags["health_check"]
+    assert dag.timetable.expression == "0 0 * * 0"
+    assert dag.get_task("record_health").upstream_task_ids == {
+        "check_database",
+        "check_airflow",
+        "check_docs",
+        "check_disk",
+        "summarize_checks",
+    }

@@ -1,0 +1,75 @@
+"""Airflow plugin: the monitoring report and the status endpoint, served by Airflow's API server.
+
+- `GET /shop/status`: the latest status the monitoring DAG stored (`monitoring.status`, one indexed
+  row): overall health, last ELT run, failing checks, stale sources, open incidents, and the status' age.
+  It never runs a check or holds a worker: it answers from stored data while DAGs run.
+- `GET /shop/report`: the latest monitoring report (`<state>/reports/monitoring/index.html`).
+
+Both need an Airflow login (the UI's session cookie, or `Authorization: Bearer <token>` from
+`POST /auth/token`). The report is linked in the Airflow UI's navigation (an external view, shown in
+the UI's frame). Registered through the `airflow.plugins` entry point in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, ClassVar
+
+import psycopg
+from airflow.api_fastapi.core_api.security import get_user
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+
+from monitoring import status
+
+ROOT = Path(__file__).resolve().parents[1]
+User = Annotated[object, Depends(get_user)]
+
+app = FastAPI(title="shop-warehouse monitoring", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def report_dir() -> Path:
+    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state")) / "reports" / "monitoring"
+
+
+@app.get("/status")
+def get_status(user: User) -> JSONResponse:
+    from stack.connections import server_warehouse_url
+
+    try:
+        with psycopg.connect(server_warehouse_url(), connect_timeout=5) as conn:
+            body = status.latest(conn) if _has_status(conn) else None
+    except psycopg.Error as down:
+        return JSONResponse({"overall": "unknown", "error": f"warehouse unreachable: {down}"}, 503)
+    if body is None:
+        return JSONResponse({"overall": "unknown", "error": "no monitoring run has stored a status yet"}, 503)
+    return JSONResponse(body)
+
+
+def _has_status(conn: psycopg.Connection) -> bool:
+    return conn.execute("select to_regclass('monitoring.status') is not null").fetchone()[0]
+
+
+@app.get("/report", response_model=None)
+def get_report(user: User) -> FileResponse | JSONResponse:
+    page = report_dir() / "index.html"
+    if not page.exists():
+        return JSONResponse({"error": "no monitoring report yet: run the `monitoring` DAG"}, 404)
+    return FileResponse(page, media_type="text/html")
+
+
+class ShopPlugin(AirflowPlugin):
+    name = "shop_warehouse"
+    fastapi_apps: ClassVar[list[dict]] = [
+        {"app": app, "url_prefix": "/shop", "name": "shop-warehouse monitoring"}
+    ]
+    external_views: ClassVar[list[dict]] = [
+        {
+            "name": "Monitoring report",
+            "href": "shop/report",
+            "destination": "nav",
+            "url_route": "monitoring-report",
+        }
+    ]
