@@ -1,0 +1,261 @@
+"""The monitoring story on a running platform: Airflow's api-server, scheduler, dag-processor and
+triggerer (LocalExecutor), real ELT days, the monitoring DAG scheduled by the scheduler, alerts
+delivered to a local SMTP sink and a local webhook receiver.
+
+Day 1 is good: its published marts trigger `monitoring` (Asset schedule); the status is healthy and no
+alert goes out. Day 2 carries orders without an id: the ELT fails at its raw gate, and while it runs
+the status endpoint keeps answering from stored data. Two monitoring runs by hand then send one alert per
+incident (the failed ELT run, the failed checkpoint), not one per run. Day 3 is good again: its
+monitoring run sends one recovery message per incident. Finally `health_check` runs by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitoring.freshness import profile_env
+from stack.services import AirflowServices
+from tests.monitoring.platform import Api, SmtpSink, WebhookReceiver
+from tests.raw_layer import reset_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+DAYS = ("2026-11-10", "2026-11-11", "2026-11-12")
+BROKEN_ORDERS = (
+    "order_id,customer_id,status,ordered_at,updated_at,shipping_amount,discount_amount,payment_method\n"
+    + ",C00001,paid,2026-11-11T10:00:00Z,2026-11-11T10:00:00Z,0,0,card\n" * 3
+)
+
+
+def _clean_slate(platform) -> None:
+    """No runs of earlier test modules in Airflow, no raw, marts or monitoring data in the warehouse."""
+    with psycopg.connect(platform.airflow_db_url) as conn:
+        conn.execute("delete from dag_run")
+        conn.execute("delete from asset_dag_run_queue")
+    reset_raw(platform.warehouse_url)
+    with psycopg.connect(platform.warehouse_url) as conn:
+        conn.execute("drop schema if exists monitoring cascade")
+        conn.execute("create schema monitoring")
+
+
+def _withdraw_batches_with_null_keys(url: str) -> None:
+    """What an operator does about a bad file: take its batch out of raw and mark it withdrawn in the
+    ledger (the raw gate reconciles raw with the ledger's loaded batches, so deleting rows alone fails)."""
+    with psycopg.connect(url) as conn:
+        batches = [
+            b for (b,) in conn.execute("select distinct _batch_id from raw.orders where order_id is null")
+        ]
+        conn.execute("delete from raw.orders where _batch_id = any(%s)", [batches])
+        conn.execute("update raw.load_ledger set status = 'withdrawn' where batch_id = any(%s)", [batches])
+
+
+def _elt(services: AirflowServices, day: str, log: Path) -> subprocess.Popen:
+    cmd = [str(Path(sys.executable).with_name("airflow")), "dags", "test", "elt_ecommerce", day]
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, env=services.environment(), stdout=out, stderr=subprocess.STDOUT)
+
+
+def _query(url: str, query: str, params=None) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def story(platform, airflow_db, tmp_path_factory):
+    _clean_slate(platform)
+    logs = tmp_path_factory.mktemp("story")
+    seen: dict = {"logs": logs}
+    with SmtpSink() as smtp, WebhookReceiver() as webhook:
+        smtp_conn = {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "extra": {"from_email": "airflow@shop.test", "disable_ssl": True, "disable_tls": True},
+        }
+        variables = {
+            **os.environ,
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_conn),
+            "AIRFLOW_VAR_SHOP_ALERT_EMAILS": "data-team@shop.test",
+            "AIRFLOW_CONN_ALERT_WEBHOOK": json.dumps({"conn_type": "http", "extra": {"url": webhook.url}}),
+        }
+        services = AirflowServices(variables, platform.state)
+        services.start()
+        try:
+            seen.update(smtp=smtp, webhook=webhook, base_url=services.base_url)
+            operator = Api(services.base_url, "operator", platform.settings["AIRFLOW_OPERATOR_PASSWORD"])
+            monitor = Api(services.base_url, "monitor", platform.settings["AIRFLOW_MONITOR_PASSWORD"])
+            seen["monitor"] = monitor
+            for dag_id in ("monitoring", "health_check", "elt_ecommerce"):
+                operator.wait_for_dag(dag_id)
+            seen["status_before"] = monitor.get("/shop/status").status_code
+            operator.unpause("monitoring")
+
+            # day 1: good; its publication triggers the monitoring DAG
+            assert _elt(services, DAYS[0], logs / "day1.log").wait() == 0, (logs / "day1.log").read_text()[
+                -3000:
+            ]
+            runs = operator.settle(
+                "monitoring", lambda rs: any(r["run_type"] == "asset_triggered" for r in rs)
+            )
+            seen["day1_runs"] = runs
+            seen["day1_status"] = monitor.get("/shop/status").json()
+            seen["day1_report"] = monitor.get("/shop/report")
+            seen["day1_alerts"] = (list(smtp.subjects), list(webhook.bodies))
+
+            # day 2: orders without an id; poll the status endpoint while the ELT runs
+            broken = platform.state / "landing" / "orders" / DAYS[1] / "broken.csv"
+            broken.parent.mkdir(parents=True, exist_ok=True)
+            broken.write_text(BROKEN_ORDERS)
+            elt = _elt(services, DAYS[1], logs / "day2.log")
+            answers = []
+            while elt.poll() is None:
+                states = [
+                    r["state"] for r in operator.runs("elt_ecommerce") if DAYS[1] in (r["logical_date"] or "")
+                ]
+                started = time.perf_counter()
+                answer = monitor.get("/shop/status")
+                answers.append(
+                    (states[0] if states else None, answer.status_code, time.perf_counter() - started)
+                )
+                time.sleep(0.5)
+            seen["day2_rc"], seen["day2_answers"] = elt.returncode, answers
+            _withdraw_batches_with_null_keys(platform.warehouse_url)
+            broken.unlink()
+            for _ in range(2):
+                operator.trigger("monitoring")
+                operator.settle("monitoring", lambda rs: True)
+            seen["day2_status"] = monitor.get("/shop/status").json()
+            seen["day2_alerts"] = (list(smtp.subjects), list(webhook.bodies))
+
+            # day 3: good again
+            before = len(operator.runs("monitoring"))
+            assert _elt(services, DAYS[2], logs / "day3.log").wait() == 0, (logs / "day3.log").read_text()[
+                -3000:
+            ]
+            operator.settle("monitoring", lambda rs: len(rs) > before)
+            seen["day3_status"] = monitor.get("/shop/status").json()
+            seen["day3_alerts"] = (list(smtp.subjects), list(webhook.bodies))
+
+            # the weekly health check, by hand; dbt docs built for real into a folder of the test's
+            docs = logs / "dbt-docs"
+            subprocess.run(
+                [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--project-dir",
+                 str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"), "--target-path",
+                 str(docs)],
+                env=profile_env(platform.warehouse_url), check=True, capture_output=True,
+                cwd=ROOT / "dbt_project",
+            )  # fmt: skip
+            operator.unpause("health_check")  # may also start this week's scheduled run: told apart by id
+            run_id = operator.trigger("health_check", {"docs_sites": {"dbt_docs": str(docs / "index.html")}})
+            runs = operator.settle("health_check", lambda rs: any(r["dag_run_id"] == run_id for r in rs))
+            seen["health_run"] = next(r for r in runs if r["dag_run_id"] == run_id)
+            yield seen
+        finally:
+            services.stop()
+
+
+def test_the_published_marts_trigger_monitoring_and_it_succeeds(story) -> None:
+    states = {(r["run_type"], r["state"]) for r in story["day1_runs"]}
+    assert ("asset_triggered", "success") in states
+    assert all(r["state"] == "success" for r in story["day1_runs"])
+
+
+def test_the_status_answers_from_stored_data(story) -> None:
+    assert story["status_before"] == 503  # no monitoring run yet: nothing stored, nothing invented
+    status = story["day1_status"]
+    assert status["overall"] == "healthy"
+    assert status["last_elt_run"]["state"] == "success"
+    assert status["last_elt_run"]["logical_date"].startswith(DAYS[0])
+    assert status["failing_checks"] == [] and status["stale_sources"] == []
+    assert status["age_s"] >= 0
+
+
+def test_the_collected_history(story, platform) -> None:
+    url = platform.warehouse_url
+    runs = _query(url, "select run_id, state from monitoring.airflow_dag_runs where dag_id = 'elt_ecommerce'")
+    assert sorted(state for _, state in runs) == ["failed", "success", "success"]
+    tasks = _query(
+        url,
+        "select count(*), count(*) filter (where task_id like 'transform.%%') from"
+        " monitoring.airflow_task_instances where dag_id = 'elt_ecommerce' and run_id = %s",
+        [runs[0][0]],
+    )[0]
+    assert tasks[0] > 20 and tasks[1] > 10  # every task, Cosmos' dbt nodes included
+    assert _query(url, "select count(distinct table_name) from monitoring.source_freshness")[0] == (5,)
+    health = _query(url, "select connections, cache_hit_ratio, database_bytes from monitoring.db_health")
+    assert health and all(c > 0 and 0 < ratio <= 1 and size > 0 for c, ratio, size in health)
+    assert _query(url, "select count(*) > 10 from monitoring.table_stats")[0] == (True,)
+    days = _query(url, "select day::text, row_count from monitoring.mart_volumes where mart = 'fct_orders'")
+    # day 2's good files still flowed: only its broken file's batch was withdrawn
+    assert sorted(days) == [(day, 20) for day in DAYS]
+
+
+def test_the_report_is_self_contained_with_charts(story, platform) -> None:
+    answer = story["day1_report"]
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    page = (platform.state / "reports" / "monitoring" / "index.html").read_text()
+    assert page.count("<svg") >= 5
+    for caption in ("Orders per day", "Net revenue per day", "run duration", "Failed task instances",
+                    "GX expectations passed", "Rejected rows by reason"):  # fmt: skip
+        assert caption in page
+    assert "src=" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert json.loads((platform.state / "reports" / "monitoring" / "status.json").read_text())["overall"]
+
+
+def test_the_endpoints_need_a_login(story) -> None:
+    import httpx
+
+    assert httpx.get(f"{story['base_url']}/shop/status").status_code == 401
+    assert httpx.get(f"{story['base_url']}/shop/report").status_code == 401
+
+
+def test_the_status_answers_while_the_elt_runs(story) -> None:
+    answers = story["day2_answers"]
+    while_running = [a for a in answers if a[0] == "running"]
+    assert while_running, "the ELT run was never seen running"
+    assert all(code == 200 for _, code, _ in answers)
+    slowest = max(seconds for *_, seconds in while_running)
+    print(f"\n/shop/status during the ELT run: {len(while_running)} answers, slowest {slowest * 1000:.0f} ms")
+
+
+def test_a_failed_day_alerts_once_per_incident(story) -> None:
+    assert story["day2_rc"] != 0
+    assert story["day1_alerts"] == ([], [])
+    subjects, hooks = story["day2_alerts"]
+    assert sorted(s.split(":")[0] for s in subjects) == [
+        "[shop-warehouse] PROBLEM blocking_check",
+        "[shop-warehouse] PROBLEM elt_failure",
+    ]
+    assert len(hooks) == 2 and all("PROBLEM" in h["text"] for h in hooks)
+    assert any("raw_landed" in s for s in subjects) and any("validate_raw" in s for s in subjects)
+    status = story["day2_status"]
+    assert status["overall"] == "failing"
+    assert [c["checkpoint"] for c in status["failing_checks"]] == ["raw_landed"]
+
+
+def test_recovery_is_announced_once(story) -> None:
+    subjects, hooks = story["day3_alerts"]
+    recovered = sorted(s.split(":")[0] for s in subjects[2:])
+    assert recovered == ["[shop-warehouse] RESOLVED blocking_check", "[shop-warehouse] RESOLVED elt_failure"]
+    assert len(hooks) == 4 and all("RESOLVED" in h["text"] for h in hooks[2:])
+    assert story["day3_status"]["overall"] == "healthy"
+
+
+def test_the_health_check_passes_and_is_recorded(story, platform) -> None:
+    run = story["health_run"]
+    assert run["state"] == "success"
+    checks = dict(
+        _query(
+            platform.warehouse_url,
+            "select name, ok from monitoring.health_checks where run_id = %s",
+            [run["dag_run_id"]],
+        )
+    )
+    assert checks == {"database": True, "airflow": True, "docs": True, "disk": True, "summary": True}
