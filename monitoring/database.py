@@ -63,34 +63,30 @@ def _statements(conn: psycopg.Connection) -> list[dict] | None:
         return None
 
 
+_INSERT = """
+insert into monitoring.db_health (run_id, database_bytes, connections, max_connections, active_queries,
+    idle_in_transaction, cache_hit_ratio, deadlocks, dead_tuples, long_queries, slowest_statements)
+values (%(run_id)s, %(database_bytes)s, %(connections)s, %(max_connections)s, %(active_queries)s,
+    %(idle_in_transaction)s, %(cache_hit_ratio)s, %(deadlocks)s, %(dead_tuples)s, %(long)s, %(slowest)s)
+returning collected_at
+"""
+
+
 def collect_health(url: str, run_id: str | None = None) -> dict:
     """Snapshot the database's health and every user table's size and vacuum state; the snapshot."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
         schema.ensure(conn)
         health = conn.execute(_HEALTH).fetchone()
         health["long_queries"] = conn.execute(_LONG, [LONG_QUERY_SECONDS]).fetchall()
-        health["slowest_statements"] = _statements(conn)
+        health["slowest_statements"] = slowest = _statements(conn)
+        values = {
+            **health,
+            "run_id": run_id,
+            "long": Jsonb(health["long_queries"]),
+            "slowest": Jsonb(slowest) if slowest is not None else None,
+        }
         with conn.transaction():
-            (at,) = (
-                conn.execute(
-                    "insert into monitoring.db_health (run_id, database_bytes, connections,"
-                    " max_connections, active_queries, idle_in_transaction, cache_hit_ratio, deadlocks,"
-                    " dead_tuples, long_queries, slowest_statements) values (%(run_id)s, %(database_bytes)s,"
-                    " %(connections)s, %(max_connections)s, %(active_queries)s, %(idle_in_transaction)s,"
-                    " %(cache_hit_ratio)s, %(deadlocks)s, %(dead_tuples)s, %(long)s, %(slowest)s)"
-                    " returning collected_at",
-                    {
-                        **health,
-                        "run_id": run_id,
-                        "long": Jsonb(health["long_queries"]),
-                        "slowest": Jsonb(health["slowest_statements"])
-                        if health["slowest_statements"] is not None
-                        else None,
-                    },
-                )
-                .fetchone()
-                .values()
-            )
-            conn.execute(_TABLES, [at])
+            collected_at = conn.execute(_INSERT, values).fetchone()["collected_at"]
+            conn.execute(_TABLES, [collected_at])
     log.info("database health: %s", {k: v for k, v in health.items() if k != "slowest_statements"})
     return health

@@ -8,18 +8,25 @@ judges the latest days against the median of the seven before.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import pytest
 
+from extract.contract import FIELDS
 from extract.generator import GeneratorConfig, order_counts
 from extract.writers import add_config_arguments, config_from, write_landing
-from monitoring import incidents, volumes
+from monitoring import alerts, freshness, incidents, volumes
 from publish.swap import publish_marts
+from tests.monitoring.platform import WebhookReceiver
 from tests.warehouse import dbt, load_day
 
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+ENTITIES = tuple(FIELDS)
 START, DAYS = date(2026, 4, 6), 10
 DROP_DAY = START + timedelta(days=DAYS - 1)
 CONFIG = GeneratorConfig(seed=11, start=START, days=DAYS, orders_per_day=150, volume_drop=(DROP_DAY, 0.7))
@@ -93,3 +100,57 @@ def test_a_wider_threshold_sees_no_drift(published: str) -> None:
     assert volumes.breaches(series, DROP_DAY, threshold=0.9, window=7) == []
     normal_day = DROP_DAY - timedelta(days=1)
     assert volumes.breaches(series, normal_day, threshold=0.5, window=7) == []
+
+
+def test_drift_and_stale_sources_alert_once_each(published: str) -> None:
+    """The generated days were loaded months ago (their load time is the day after each): dbt's freshness
+    check finds every source stale. With the drift, that is six incidents: six messages, then none."""
+    volumes.measure(published)
+    volumes.detect_drift(published, threshold=0.5, window=7)
+    stale = freshness.check(published, "freshness-test")
+    assert {row["status"] for row in stale} == {"error"} and len(stale) == 5
+    with WebhookReceiver() as receiver:
+        channel = alerts.webhook_channel(receiver.url)
+        first = alerts.evaluate(published, [channel])
+        second = alerts.evaluate(published, [channel])
+        texts = [body["text"] for body in receiver.bodies]
+    assert sorted(first["opened"]) == sorted(
+        [f"drift:{DROP_DAY}"] + [f"freshness:shop.{t}" for t in ENTITIES]
+    )
+    assert second["opened"] == [] and second["resolved"] == []
+    assert len(texts) == 6 and all("PROBLEM" in text for text in texts)
+    assert any("fct_orders.rows -7" in text or "fct_orders.rows -6" in text for text in texts)
+
+
+def test_the_monitoring_dag_updates_the_drift_asset_once(
+    published: str, airflow_db: str, monkeypatch
+) -> None:
+    """`monitoring` under dag.test() against this module's warehouse (the REST API collection is marked
+    done: no API server runs here): a new drift updates the Asset `monitoring.drift`; a rerun does not."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    parts = urlsplit(published)
+    conn = {
+        "conn_type": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "login": unquote(parts.username),
+        "password": unquote(parts.password),
+        "schema": parts.path.lstrip("/"),
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(conn))
+    with psycopg.connect(published) as wh:
+        wh.execute("delete from monitoring.drift_events")
+    dag = DagBag(dag_folder=str(DAGS)).get_dag("monitoring")
+    started = datetime.now(UTC)
+    runs = [dag.test(mark_success_pattern="collect_airflow_runs") for _ in range(2)]
+    states = [{ti.task_id: ti.state for ti in run.get_task_instances()} for run in runs]
+    assert [run.state for run in runs] == ["success", "success"]
+    assert states[0]["record_drift"] == "success" and states[1]["record_drift"] == "skipped"
+    with psycopg.connect(airflow_db) as meta:
+        events = meta.execute(
+            "select e.extra from asset_event e join asset a on a.id = e.asset_id"
+            " where a.name = 'monitoring.drift' and e.timestamp >= %s",
+            [started],
+        ).fetchall()
+    assert [extra["days"] for (extra,) in events] == [[str(DROP_DAY)]]

@@ -95,6 +95,7 @@ def story(platform, airflow_db, tmp_path_factory):
             for dag_id in ("monitoring", "health_check", "elt_ecommerce"):
                 operator.wait_for_dag(dag_id)
             seen["status_before"] = monitor.get("/shop/status").status_code
+            seen["plugins"] = operator.get("/api/v2/plugins").json()["plugins"]
             operator.unpause("monitoring")
 
             # day 1: good; its publication triggers the monitoring DAG
@@ -207,6 +208,14 @@ def test_the_report_is_self_contained_with_charts(story, platform) -> None:
         assert caption in page
     assert "src=" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert json.loads((platform.state / "reports" / "monitoring" / "status.json").read_text())["overall"]
+
+
+def test_the_airflow_ui_links_the_report(story) -> None:
+    plugin = next(p for p in story["plugins"] if p["name"] == "shop_warehouse")
+    assert [(v["name"], v["href"], v["destination"]) for v in plugin["external_views"]] == [
+        ("Monitoring report", "shop/report", "nav")
+    ]
+    assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == ["/shop"]
 
 
 def test_the_endpoints_need_a_login(story) -> None:
