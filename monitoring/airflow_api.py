@@ -2,7 +2,8 @@
 
 Airflow 3 tasks cannot use the metadata ORM: the monitoring DAG reads the API as a dedicated read-only
 account (`viewer` role) whose token it gets from `POST /auth/token`. Runs updated since the last
-collection (minus an hour of overlap; a week on the first run) are upserted with their task instances.
+collection (minus an hour of overlap; a week on the first run) are upserted with their task instances;
+a finished run's start and duration are its tasks' (first start to last end).
 """
 
 from __future__ import annotations
@@ -85,6 +86,22 @@ on conflict (dag_id, run_id, task_id, map_index) do update set
 """
 
 
+def _time_from_tasks(runs: list[dict], tasks: list[dict]) -> None:
+    """A run's start and duration from its tasks: first task start to last task end. (A run made by
+    `airflow dags test` for a past date reports that date as its start, so its own duration is days.)"""
+    spans: dict[tuple[str, str], list[datetime]] = {}
+    for ti in tasks:
+        if ti["start_date"] and ti["end_date"]:
+            key = (ti["dag_id"], ti["dag_run_id"])
+            span = [datetime.fromisoformat(ti["start_date"]), datetime.fromisoformat(ti["end_date"])]
+            old = spans.setdefault(key, span)
+            spans[key] = [min(old[0], span[0]), max(old[1], span[1])]
+    for run in runs:
+        span = spans.get((run["dag_id"], run["dag_run_id"]))
+        if span and run["state"] in ("success", "failed"):
+            run["start_date"], run["duration"] = span[0].isoformat(), (span[1] - span[0]).total_seconds()
+
+
 def collect_runs(url: str, api: AirflowApi) -> dict[str, int]:
     """Upsert the DAG runs updated since the last collection and their task instances; counts."""
     with psycopg.connect(url) as conn:
@@ -96,6 +113,7 @@ def collect_runs(url: str, api: AirflowApi) -> dict[str, int]:
             for run in runs:
                 path = f"/dags/{run['dag_id']}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances"
                 tasks.extend(_pages(client, path, "task_instances", {}))
+        _time_from_tasks(runs, tasks)
         with conn.transaction(), conn.cursor() as cur:
             if runs:
                 cur.executemany(_RUN_SQL, runs)

@@ -15,7 +15,7 @@ def _frame(title: str, body: str, top: float, unit: str) -> str:
         f' width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - 8}" y2="{HEIGHT - PAD}" stroke="#999"/>'
         f'<line x1="{PAD}" y1="8" x2="{PAD}" y2="{HEIGHT - PAD}" stroke="#999"/>'
-        f'<text x="2" y="16" font-size="10">{html.escape(label)}</text>'
+        f'<text x="{PAD + 4}" y="14" font-size="10">{html.escape(label)}</text>'
         f'<text x="{PAD - 10}" y="{HEIGHT - PAD}" font-size="10">0</text>{body}</svg></figure>'
     )
 
@@ -25,12 +25,12 @@ def _empty(title: str) -> str:
 
 
 def _x_labels(labels: list[str], xs: list[float]) -> str:
-    step = max(1, len(labels) // 6)
+    step = max(1, -(-len(labels) // 5))
     return "".join(
         f'<text x="{x:.1f}" y="{HEIGHT - PAD + 14}" font-size="9" text-anchor="middle">'
         f"{html.escape(lab)}</text>"
         for i, (lab, x) in enumerate(zip(labels, xs, strict=True))
-        if i % step == 0 or i == len(labels) - 1
+        if i % step == 0
     )
 
 
@@ -39,7 +39,7 @@ def line(title: str, points: list[tuple[str, float]], unit: str = "", color: str
     if not points:
         return _empty(title)
     top = max(v for _, v in points) or 1.0
-    span = WIDTH - PAD - 16
+    span = WIDTH - PAD - 40
     xs = [PAD + 8 + (span * i / max(1, len(points) - 1)) for i in range(len(points))]
     ys = [HEIGHT - PAD - (HEIGHT - PAD - 12) * v / top for _, v in points]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
@@ -57,7 +57,7 @@ def bars(title: str, points: list[tuple[str, float]], unit: str = "", color: str
     if not points:
         return _empty(title)
     top = max(v for _, v in points) or 1.0
-    slot = (WIDTH - PAD - 16) / len(points)
+    slot = (WIDTH - PAD - 24) / len(points)
     width = max(2.0, slot * 0.7)
     rects, xs = [], []
     for i, (lab, v) in enumerate(points):

@@ -73,7 +73,7 @@ def _charts(conn: psycopg.Connection) -> list[str]:
                 "GX expectations passed per validation (%)",
                 _series(
                     conn,
-                    "select to_char(min(validated_at), 'MM-DD HH24:MI') || ' ' || checkpoint,"
+                    "select to_char(min(validated_at), 'MM-DD HH24:MI'),"
                     " 100.0 * avg(success::int) from monitoring.gx_results group by run_id, checkpoint"
                     " order by min(validated_at) desc limit 40",
                 )[::-1],

@@ -79,3 +79,19 @@ def airflow_db(platform: Environment, dbt_manifest: Path) -> str:
 
     builds.airflow_migrate(dict(os.environ), platform.state)
     return platform.airflow_db_url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (the system's, see stack/browser.py) driven by Playwright; skips without one."""
+    from stack.browser import LAUNCH_ARGS, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("no Chromium on this machine (`python -m stack browser` says how to install one)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, headless=True)
+        yield chromium
+        chromium.close()

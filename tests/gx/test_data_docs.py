@@ -15,7 +15,6 @@ from extract.writers import write_landing
 from gx.checkpoints import CONTEXT_DIR, DOCS_SITE, run_checkpoint
 from gx.docs import URLS
 from gx.suites import RAW_SUITES
-from stack.browser import LAUNCH_ARGS, find_chromium
 
 SITE = CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -40,19 +39,6 @@ def test_no_page_links_a_cdn(site: Path) -> None:
         assert not [url for url in URLS if url in html], page
         assert "integrity=" not in html
     assert (site / "static" / "vendor" / "jquery@3.7.1" / "dist" / "jquery.min.js").is_file()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("no Chromium on this machine (`python -m stack browser` says how to install one)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def test_offline_docs_list_the_suites_and_the_latest_results(site: Path, browser) -> None:

@@ -74,9 +74,9 @@ class Api:
     def __init__(self, base_url: str, username: str, password: str) -> None:
         token = httpx.post(f"{base_url}/auth/token", json={"username": username, "password": password})
         token.raise_for_status()
-        self.base_url = base_url
+        self.base_url, self.token = base_url, token.json()["access_token"]
         self.client = httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=30
+            base_url=base_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
         )
 
     def get(self, path: str, **params) -> httpx.Response:

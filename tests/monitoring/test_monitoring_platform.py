@@ -27,6 +27,7 @@ from tests.monitoring.platform import Api, SmtpSink, WebhookReceiver
 from tests.raw_layer import reset_raw
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 DAYS = ("2026-11-10", "2026-11-11", "2026-11-12")
 BROKEN_ORDERS = (
     "order_id,customer_id,status,ordered_at,updated_at,shipping_amount,discount_amount,payment_method\n"
@@ -166,6 +167,8 @@ def test_the_published_marts_trigger_monitoring_and_it_succeeds(story) -> None:
     states = {(r["run_type"], r["state"]) for r in story["day1_runs"]}
     assert ("asset_triggered", "success") in states
     assert all(r["state"] == "success" for r in story["day1_runs"])
+    took = ", ".join(f"{r['run_type']} {r['duration']:.1f} s" for r in story["day1_runs"])
+    print(f"\nmonitoring runs after day 1: {took}")
 
 
 def test_the_status_answers_from_stored_data(story) -> None:
@@ -182,6 +185,11 @@ def test_the_collected_history(story, platform) -> None:
     url = platform.warehouse_url
     runs = _query(url, "select run_id, state from monitoring.airflow_dag_runs where dag_id = 'elt_ecommerce'")
     assert sorted(state for _, state in runs) == ["failed", "success", "success"]
+    # `airflow dags test` of a past date reports that date as the run's start: durations come from the tasks
+    durations = _query(
+        url, "select duration_s from monitoring.airflow_dag_runs where dag_id = 'elt_ecommerce'"
+    )
+    assert all(0 < seconds < 3600 for (seconds,) in durations)
     tasks = _query(
         url,
         "select count(*), count(*) filter (where task_id like 'transform.%%') from"
@@ -208,6 +216,34 @@ def test_the_report_is_self_contained_with_charts(story, platform) -> None:
         assert caption in page
     assert "src=" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert json.loads((platform.state / "reports" / "monitoring" / "status.json").read_text())["overall"]
+
+
+def test_the_report_renders_in_a_browser(story, browser) -> None:
+    """Chromium, logged in as `monitor` (Airflow's session cookie), opens /shop/report from the API server;
+    nothing but the API server is requested (requests elsewhere are refused and recorded)."""
+    base = story["base_url"]
+    context = browser.new_context()
+    context.add_cookies([{"name": "_token", "value": story["monitor"].token, "url": base}])
+    elsewhere: list[str] = []
+
+    def only_the_platform(route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_platform)
+    page = context.new_page()
+    page.goto(f"{base}/shop/report")
+    assert page.locator("#overall").inner_text() == "healthy"
+    assert page.locator("figure.chart").count() == 6
+    assert page.locator("figure.chart svg").count() >= 5  # the sample days have no rejected rows to chart
+    assert page.locator("figure.chart svg polyline, figure.chart svg rect").count() >= 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "monitoring-report.png"), full_page=True)
+    context.close()
+    assert elsewhere == []
 
 
 def test_the_airflow_ui_links_the_report(story) -> None:
