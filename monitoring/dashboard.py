@@ -162,12 +162,13 @@ th { background: #f3f3f3; } .good { color: #17702b; } .bad { color: #b00020; fon
 
 def render(conn: psycopg.Connection, status: dict) -> str:
     overall = status["overall"]
-    last = status.get("last_elt_run") or {}
+    last = status.get("last_elt_run")
+    run = f"{html.escape(last['run_id'])} ({last['state']})" if last else "none collected yet"
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shop-warehouse monitoring'
         f"</title><style>{_CSS}</style></head><body><h1>shop-warehouse monitoring</h1>"
         f'<p><span class="badge {overall}" id="overall">{overall}</span> generated {status["generated_at"]}'
-        f" · last {ELT_DAG} run: {html.escape(str(last.get('run_id')))} ({last.get('state')})</p>"
+        f" · last {ELT_DAG} run: {run}</p>"
         f'<div class="grid">{"".join(_charts(conn))}</div>{_tables(conn)}'
         f"<h2>Status (JSON)</h2><pre>{html.escape(json.dumps(status, indent=2, default=str))}</pre>"
         "</body></html>"
