@@ -22,6 +22,10 @@ from pathlib import Path
 from stack import processes
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The scheduler and the triggerer would each start a log server on every interface ([::] or 0.0.0.0,
+# ports 8793/8794; Airflow 3.3 has no setting for its address). Here every process shares one machine
+# and one log folder, which the API server reads directly: no log server is started.
+ARGS = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 
 
 class ServiceFailed(RuntimeError):
@@ -59,7 +63,9 @@ class AirflowServices:
         env = self.environment()
         procs = {}
         for name in SERVICES:
-            args = [name, "--host", "127.0.0.1", "--port", str(self.port)] if name == "api-server" else [name]
+            args = [name, *ARGS.get(name, ())]
+            if name == "api-server":
+                args += ["--host", "127.0.0.1", "--port", str(self.port)]
             procs[name] = processes.spawn(f"airflow-{name}", [airflow, *args], env, self._log(name))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

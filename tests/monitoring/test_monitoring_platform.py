@@ -57,6 +57,24 @@ def _withdraw_batches_with_null_keys(url: str) -> None:
         conn.execute("update raw.load_ledger set status = 'withdrawn' where batch_id = any(%s)", [batches])
 
 
+def _listening() -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket the Airflow services (and their children) listen on."""
+    import psutil
+
+    from stack import processes
+
+    found = set()
+    for name, pid in processes.running().items():
+        if not name.startswith("airflow-"):
+            continue
+        leader = psutil.Process(pid)
+        for proc in [leader, *leader.children(recursive=True)]:
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN:
+                    found.add((conn.laddr.ip, conn.laddr.port))
+    return found
+
+
 def _elt(services: AirflowServices, day: str, log: Path) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).with_name("airflow")), "dags", "test", "elt_ecommerce", day]
     with log.open("ab") as out:
@@ -110,6 +128,7 @@ def story(platform, airflow_db, tmp_path_factory):
             seen["day1_status"] = monitor.get("/shop/status").json()
             seen["day1_report"] = monitor.get("/shop/report")
             seen["day1_alerts"] = (list(smtp.subjects), list(webhook.bodies))
+            seen["listening"] = _listening()
 
             # day 2: orders without an id; poll the status endpoint while the ELT runs
             broken = platform.state / "landing" / "orders" / DAYS[1] / "broken.csv"
@@ -252,6 +271,13 @@ def test_the_airflow_ui_links_the_report(story) -> None:
         ("Monitoring report", "shop/report", "nav")
     ]
     assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == ["/shop"]
+
+
+def test_the_services_listen_on_loopback_only(story) -> None:
+    """The API server on 127.0.0.1; no log server on every interface (8793/8794 by default)."""
+    port = int(story["base_url"].rsplit(":", 1)[1])
+    assert ("127.0.0.1", port) in story["listening"]
+    assert {address for address, _ in story["listening"]} == {"127.0.0.1"}
 
 
 def test_the_endpoints_need_a_login(story) -> None:
