@@ -4,10 +4,11 @@
   row): overall health, last ELT run, failing checks, stale sources, open incidents, and the status' age.
   It never runs a check or holds a worker: it answers from stored data while DAGs run.
 - `GET /shop/report`: the latest monitoring report (`<state>/reports/monitoring/index.html`).
+- `GET /shop/data-docs/<page>`: the GX data docs site (`gx/uncommitted/data_docs/local_site`).
 
-Both need an Airflow login (the UI's session cookie, or `Authorization: Bearer <token>` from
-`POST /auth/token`). The report is linked in the Airflow UI's navigation (an external view, shown in
-the UI's frame). Registered through the `airflow.plugins` entry point in pyproject.toml.
+All need an Airflow login (the UI's session cookie, or `Authorization: Bearer <token>` from
+`POST /auth/token`). The report and the data docs are linked in the Airflow UI's navigation (external
+views, shown in the UI's frame). Registered through the `airflow.plugins` entry point in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from monitoring import status
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA_DOCS = ROOT / "gx" / "uncommitted" / "data_docs" / "local_site"
 User = Annotated[object, Depends(get_user)]
 
 app = FastAPI(title="shop-warehouse monitoring", docs_url=None, redoc_url=None, openapi_url=None)
@@ -60,6 +62,16 @@ def get_report(user: User) -> FileResponse | JSONResponse:
     return FileResponse(page, media_type="text/html")
 
 
+@app.get("/data-docs/{path:path}", response_model=None)
+def get_data_docs(path: str, user: User) -> FileResponse | JSONResponse:
+    """A file of the GX data docs site (offline: its CSS/JS are local copies, gx/docs.py)."""
+    site = DATA_DOCS.resolve()
+    target = (site / (path or "index.html")).resolve()
+    if not target.is_relative_to(site) or not target.is_file():
+        return JSONResponse({"error": f"no such data docs page: {path!r}"}, 404)
+    return FileResponse(target)
+
+
 class ShopPlugin(AirflowPlugin):
     name = "shop_warehouse"
     fastapi_apps: ClassVar[list[dict]] = [
@@ -71,5 +83,11 @@ class ShopPlugin(AirflowPlugin):
             "href": "shop/report",
             "destination": "nav",
             "url_route": "monitoring-report",
-        }
+        },
+        {
+            "name": "GX data docs",
+            "href": "shop/data-docs/index.html",
+            "destination": "nav",
+            "url_route": "gx-data-docs",
+        },
     ]

@@ -67,11 +67,17 @@ def _listening() -> set[tuple[str, int]]:
     for name, pid in processes.running().items():
         if not name.startswith("airflow-"):
             continue
-        leader = psutil.Process(pid)
-        for proc in [leader, *leader.children(recursive=True)]:
-            for conn in proc.net_connections(kind="tcp"):
-                if conn.status == psutil.CONN_LISTEN:
-                    found.add((conn.laddr.ip, conn.laddr.port))
+        try:
+            leader = psutil.Process(pid)
+            family = [leader, *leader.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in family:
+            try:  # task processes come and go while we look
+                sockets = proc.net_connections(kind="tcp")
+            except psutil.NoSuchProcess:
+                continue
+            found.update((c.laddr.ip, c.laddr.port) for c in sockets if c.status == psutil.CONN_LISTEN)
     return found
 
 
@@ -268,7 +274,8 @@ def test_the_report_renders_in_a_browser(story, browser) -> None:
 def test_the_airflow_ui_links_the_report(story) -> None:
     plugin = next(p for p in story["plugins"] if p["name"] == "shop_warehouse")
     assert [(v["name"], v["href"], v["destination"]) for v in plugin["external_views"]] == [
-        ("Monitoring report", "shop/report", "nav")
+        ("Monitoring report", "shop/report", "nav"),
+        ("GX data docs", "shop/data-docs/index.html", "nav"),
     ]
     assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == ["/shop"]
 
@@ -283,8 +290,16 @@ def test_the_services_listen_on_loopback_only(story) -> None:
 def test_the_endpoints_need_a_login(story) -> None:
     import httpx
 
-    assert httpx.get(f"{story['base_url']}/shop/status").status_code == 401
-    assert httpx.get(f"{story['base_url']}/shop/report").status_code == 401
+    for path in ("status", "report", "data-docs/index.html"):
+        assert httpx.get(f"{story['base_url']}/shop/{path}").status_code == 401, path
+
+
+def test_the_data_docs_are_served_and_nothing_outside_them(story) -> None:
+    monitor = story["monitor"]
+    index = monitor.get("/shop/data-docs/index.html")
+    assert index.status_code == 200 and "raw_landed" in index.text
+    assert monitor.get("/shop/data-docs/static/vendor/jquery@3.7.1/dist/jquery.min.js").status_code == 200
+    assert monitor.get("/shop/data-docs/..%2F..%2Fgreat_expectations.yml").status_code == 404
 
 
 def test_the_status_answers_while_the_elt_runs(story) -> None:
