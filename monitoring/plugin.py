@@ -18,16 +18,29 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 
 import psycopg
-from airflow.api_fastapi.core_api.security import get_user
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from monitoring import status
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DOCS = ROOT / "gx" / "uncommitted" / "data_docs" / "local_site"
-User = Annotated[object, Depends(get_user)]
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def _login(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> object:
+    """Airflow's own check (bearer token, else the UI's session cookie; 401/403 otherwise). Imported
+    here, not at the top: every task process loads the plugins, and only the API server calls this."""
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return await get_user(request, _oauth_token=None, bearer_credentials=credentials)
+
+
+User = Annotated[object, Depends(_login)]
 
 app = FastAPI(title="shop-warehouse monitoring", docs_url=None, redoc_url=None, openapi_url=None)
 
