@@ -111,8 +111,8 @@ def summary(url: str, manifest: Path) -> Check:
     unit = len(parsed.get("unit_tests", {}))
     with psycopg.connect(url) as conn:
         schema.ensure(conn)
-        dbt = conn.execute(_DBT_TESTS).fetchone() if _exists(conn, "monitoring.dbt_results") else (0, 0)
-        gx = conn.execute(_GX_LATEST).fetchall() if _exists(conn, "monitoring.gx_results") else []
+        dbt = conn.execute(_DBT_TESTS).fetchone() if schema.exists(conn, "monitoring.dbt_results") else (0, 0)
+        gx = conn.execute(_GX_LATEST).fetchall() if schema.exists(conn, "monitoring.gx_results") else []
     suites = len(FIELDS) + len(MARTS)
     gx_text = "; ".join(f"{cp} {ok}/{n} passed" for cp, ok, n, _ in gx) or "no validation yet"
     detail = (
@@ -120,10 +120,6 @@ def summary(url: str, manifest: Path) -> Check:
         f" {dbt[1]} failed; GX: {suites} suites, {gx_text}"
     )
     return Check("summary", dbt[1] == 0 and not any(blocking for *_, blocking in gx), detail)
-
-
-def _exists(conn: psycopg.Connection, relation: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", [relation]).fetchone()[0]
 
 
 def record(url: str, run_id: str | None, checks: list[Check]) -> list[Check]:

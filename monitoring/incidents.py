@@ -19,6 +19,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from monitoring import schema
+
 ELT_DAG = "elt_ecommerce"
 
 
@@ -28,10 +30,6 @@ class Problem:
     kind: str
     summary: str
     details: dict = field(default_factory=dict)
-
-
-def _exists(conn: psycopg.Connection, relation: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", [relation]).fetchone()[0]
 
 
 def _elt(conn: psycopg.Connection) -> list[Problem]:
@@ -55,7 +53,7 @@ def _elt(conn: psycopg.Connection) -> list[Problem]:
 
 
 def _checks(conn: psycopg.Connection) -> list[Problem]:
-    if not _exists(conn, "monitoring.gx_results"):
+    if not schema.exists(conn, "monitoring.gx_results"):
         return []
     rows = conn.execute(
         "with latest as (select distinct on (checkpoint) checkpoint, run_id from monitoring.gx_results"

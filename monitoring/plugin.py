@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from monitoring import status
+from monitoring import schema, status
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DOCS = ROOT / "gx" / "uncommitted" / "data_docs" / "local_site"
@@ -55,16 +55,12 @@ def get_status(user: User) -> JSONResponse:
 
     try:
         with psycopg.connect(server_warehouse_url(), connect_timeout=5) as conn:
-            body = status.latest(conn) if _has_status(conn) else None
+            body = status.latest(conn) if schema.exists(conn, "monitoring.status") else None
     except psycopg.Error as down:
         return JSONResponse({"overall": "unknown", "error": f"warehouse unreachable: {down}"}, 503)
     if body is None:
         return JSONResponse({"overall": "unknown", "error": "no monitoring run has stored a status yet"}, 503)
     return JSONResponse(body)
-
-
-def _has_status(conn: psycopg.Connection) -> bool:
-    return conn.execute("select to_regclass('monitoring.status') is not null").fetchone()[0]
 
 
 @app.get("/report", response_model=None)

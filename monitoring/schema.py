@@ -135,3 +135,8 @@ def ensure(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('monitoring.schema'))")
         conn.execute(DDL)
+
+
+def exists(conn: psycopg.Connection, relation: str) -> bool:
+    """Whether `relation` ("schema.name") exists (tables another step creates may not yet)."""
+    return conn.execute("select to_regclass(%s) is not null", [relation]).fetchone()[0]

@@ -72,7 +72,7 @@ def measure(url: str) -> int:
     with psycopg.connect(url) as conn:
         schema.ensure(conn)
         for mart, spec in MARTS.items():
-            if conn.execute("select to_regclass(%s)", [f"{PUBLISHED_SCHEMA}.{mart}"]).fetchone()[0] is None:
+            if not schema.exists(conn, f"{PUBLISHED_SCHEMA}.{mart}"):
                 log.warning("%s.%s is not published yet: no volumes", PUBLISHED_SCHEMA, mart)
                 continue
             total += conn.execute(_measure_sql(mart, spec)).rowcount
