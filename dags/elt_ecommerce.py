@@ -33,7 +33,8 @@ from publish import MARTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt_project"
-WAREHOUSE_CONN_ID = "warehouse"
+WAREHOUSE_CONN_ID = "warehouse"  # the owner role: dbt, the gates, publish, the report
+LOADER_CONN_ID = "warehouse_loader"  # least privilege for the loads: raw only
 SHOP_API_CONN_ID = "shop_api"
 ENTITIES = ("customers", "products", "orders", "order_items", "sessions")
 
@@ -42,10 +43,10 @@ def _state_dir() -> Path:
     return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state"))
 
 
-def _warehouse_url() -> str:
+def _warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     from stack.connections import warehouse_url
 
-    return warehouse_url(WAREHOUSE_CONN_ID)
+    return warehouse_url(conn_id)
 
 
 def _shop_api() -> tuple[str, str]:
@@ -94,7 +95,7 @@ def load_entity(entity: str, landing: str, ds: str | None = None, params: dict |
         from extract.api import extract_entity
 
         base_url, token = _shop_api()
-        result = extract_entity(_warehouse_url(), base_url, token, entity)
+        result = extract_entity(_warehouse_url(LOADER_CONN_ID), base_url, token, entity)
         return {
             "entity": entity,
             "source": "api",
@@ -106,7 +107,7 @@ def load_entity(entity: str, landing: str, ds: str | None = None, params: dict |
             "watermark": str(result.watermark),
         }
 
-    results = load_folder(_warehouse_url(), entity, Path(landing) / entity / ds)
+    results = load_folder(_warehouse_url(LOADER_CONN_ID), entity, Path(landing) / entity / ds)
     for result in results:
         if result.status == "rejected":
             logging.getLogger(__name__).warning("file rejected: %s", result.error)

@@ -102,7 +102,11 @@ with DAG(
     default_args={"owner": "data-platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
     doc_md=__doc__,
     params={
-        "expected_roles": Param(["warehouse", "airflow"], type="array", description="roles that must exist"),
+        "expected_roles": Param(
+            ["airflow", "warehouse", "warehouse_loader", "warehouse_reader"],
+            type="array",
+            description="roles that must exist",
+        ),
         "min_free_gb": Param(2.0, type="number", minimum=0, description="free disk space below this fails"),
         "docs_sites": Param({}, type="object", description="extra or replaced sites: name -> URL or path"),
     },

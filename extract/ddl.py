@@ -87,13 +87,20 @@ def _entity_ddl(entity: str) -> list[sql.Composable]:
     ]
 
 
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create schema raw when missing. Checked first: Postgres asks for CREATE on the database even for
+    `create schema if not exists` of a schema that exists, and the loader role has no such right."""
+    if conn.execute("select to_regnamespace('raw') is null").fetchone()[0]:
+        conn.execute("create schema raw")
+
+
 def ensure_raw(conninfo: str, entity: str) -> None:
     """Create (or bring up to date) raw.<entity>, the ledger and the rejects table; once per process."""
     if (conninfo, entity) in _ready:
         return
     with psycopg.connect(conninfo) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('extract.raw_ddl'))")
-        conn.execute("create schema if not exists raw")
+        ensure_schema(conn)
         conn.execute(LEDGER)
         for statement in _entity_ddl(entity):
             conn.execute(statement)

@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from extract import ddl
 from extract.contract import normalise_field
 
 TABLE_DDL = """
@@ -128,7 +129,7 @@ def ensure_table(conn: psycopg.Connection) -> None:
     """Create raw.api_watermarks if missing (in its own transaction)."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('extract.raw_ddl'))")
-        conn.execute("create schema if not exists raw")
+        ddl.ensure_schema(conn)
         conn.execute(TABLE_DDL)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-WAREHOUSE_CONN_ID = "warehouse"
+WAREHOUSE_CONN_ID = "warehouse"  # the owner: builds, gates, publishes, monitors
+LOADER_CONN_ID = "warehouse_loader"  # the extract tasks: writes raw only
+READER_CONN_ID = "warehouse_reader"  # the status endpoint (and pgAdmin): reads marts and monitoring only
 AIRFLOW_API_CONN_ID = "airflow_api"
 WEBHOOK_CONN_ID = "alert_webhook"
 
@@ -27,7 +29,7 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     return url_of(BaseHook.get_connection(conn_id))
 
 
-def server_warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+def server_warehouse_url(conn_id: str = READER_CONN_ID) -> str:
     """libpq URL of the warehouse, from Airflow connection `conn_id` (inside Airflow's API server)."""
     from airflow.models.connection import Connection
 

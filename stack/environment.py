@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from stack.databases import Database, ensure_databases, ensure_schemas
+from stack.connections import AIRFLOW_API_CONN_ID, LOADER_CONN_ID, READER_CONN_ID, WAREHOUSE_CONN_ID
+from stack.databases import (
+    LOADER_ROLE,
+    READER_ROLE,
+    Database,
+    ensure_databases,
+    ensure_schemas,
+    ensure_use_roles,
+)
 from stack.postgres import Cluster
 from stack.settings import ROOT, Settings, state_dir
 
 AIRFLOW_DB = "airflow"
 WAREHOUSE_DB = "warehouse"
-WAREHOUSE_CONN_ID = "warehouse"
-AIRFLOW_API_CONN_ID = "airflow_api"
 AIRFLOW_USERS = {"operator": "admin", "monitor": "viewer"}  # login -> Simple auth manager role
 
 
@@ -72,6 +78,18 @@ class Environment:
         return self.url(self.warehouse)
 
     @property
+    def use_roles(self) -> dict[str, str]:
+        """The warehouse's least-privilege login roles (see stack/databases.py) and their passwords."""
+        return {
+            LOADER_ROLE: self.settings["WAREHOUSE_LOADER_PASSWORD"],
+            READER_ROLE: self.settings["WAREHOUSE_READER_PASSWORD"],
+        }
+
+    def role_url(self, role: str) -> str:
+        """libpq URL of the warehouse as one of `use_roles`."""
+        return self.url(Database(self.warehouse.name, role, self.use_roles[role]))
+
+    @property
     def airflow_db_url(self) -> str:
         return self.url(self.databases[0])
 
@@ -80,6 +98,7 @@ class Environment:
         if self.cluster:
             self.cluster.start()
         ensure_databases(self.admin_url, self.databases)
+        ensure_use_roles(self.admin_url, self.warehouse, self.use_roles)
         ensure_schemas(self.warehouse_url)
 
     def stop_postgres(self) -> bool:
@@ -89,13 +108,20 @@ class Environment:
     def variables(self) -> dict[str, str]:
         """Environment for Airflow, dbt, GX and the project's own code (on top of os.environ)."""
         wh = self.warehouse
-        conn = {
-            "conn_type": "postgres",
-            "host": self.host,
-            "port": self.port,
-            "login": wh.owner,
-            "password": wh.password,
-            "schema": wh.name,
+        logins = {WAREHOUSE_CONN_ID: wh.owner, LOADER_CONN_ID: LOADER_ROLE, READER_CONN_ID: READER_ROLE}
+        passwords = {wh.owner: wh.password, **self.use_roles}
+        warehouse_conns = {
+            f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": self.host,
+                    "port": self.port,
+                    "login": login,
+                    "password": passwords[login],
+                    "schema": wh.name,
+                }
+            )
+            for conn_id, login in logins.items()
         }
         airflow_home = self.state / "airflow"
         api_port = self.settings["AIRFLOW_API_PORT"]
@@ -124,7 +150,7 @@ class Environment:
             "AIRFLOW__COSMOS__CACHE_DIR": str(self.state / "cosmos"),
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no usage pings from a local install
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
-            f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(conn),
+            **warehouse_conns,
             f"AIRFLOW_CONN_{AIRFLOW_API_CONN_ID.upper()}": json.dumps(api),
             # dbt_project/profiles.yml reads these (dbt run by hand, `dbt parse`, `dbt docs`).
             "WAREHOUSE_HOST": self.host,

@@ -16,6 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / ".env"
 DEFAULT_PG_PORT = 54329
 DEFAULT_API_PORT = 8080
+DEFAULT_PGADMIN_PORT = 5050
+DEFAULT_REDIS_PORT = 56379
+# Ports looked up free on first run, then fixed in `.env`.
+_PORTS = {
+    "PG_PORT": DEFAULT_PG_PORT,
+    "AIRFLOW_API_PORT": DEFAULT_API_PORT,
+    "PGADMIN_PORT": DEFAULT_PGADMIN_PORT,
+    "REDIS_PORT": DEFAULT_REDIS_PORT,
+}
 
 # Keys generated on first run. Role names are fixed, passwords are random per install.
 _GENERATED = {
@@ -23,11 +32,20 @@ _GENERATED = {
     "PG_SUPERUSER_PASSWORD": lambda: secrets.token_urlsafe(24),
     "AIRFLOW_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
     "WAREHOUSE_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
+    # Least-privilege warehouse roles: `warehouse_loader` writes raw only (the extract tasks),
+    # `warehouse_reader` reads the published marts and monitoring only (pgAdmin, the status endpoint).
+    "WAREHOUSE_LOADER_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "WAREHOUSE_READER_PASSWORD": lambda: secrets.token_urlsafe(24),
     "AIRFLOW_JWT_SECRET": lambda: secrets.token_urlsafe(32),
     # Airflow UI/API logins: `operator` (admin role, for people) and `monitor` (viewer role, the account
     # the monitoring DAG reads the REST API with).
     "AIRFLOW_OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(18),
     "AIRFLOW_MONITOR_PASSWORD": lambda: secrets.token_urlsafe(18),
+    # pgAdmin's login (server mode: it wants an e-mail address as the user name).
+    "PGADMIN_EMAIL": lambda: "operator@example.com",
+    "PGADMIN_PASSWORD": lambda: secrets.token_urlsafe(18),
+    # Redis, the Celery broker of `make up CELERY=1`.
+    "REDIS_PASSWORD": lambda: secrets.token_urlsafe(24),
 }
 
 
@@ -65,10 +83,9 @@ def ensure_env_file(path: Path = ENV_FILE) -> dict[str, str]:
     """Read `.env`, adding any missing generated key (first run writes them all). Returns its values."""
     values = read_env_file(path)
     missing = {key: make() for key, make in _GENERATED.items() if key not in values}
-    if "PG_PORT" not in values:
-        missing["PG_PORT"] = str(free_port(DEFAULT_PG_PORT))
-    if "AIRFLOW_API_PORT" not in values:
-        missing["AIRFLOW_API_PORT"] = str(free_port(DEFAULT_API_PORT))
+    for key, preferred in _PORTS.items():
+        if key not in values:
+            missing[key] = str(free_port(preferred))
     if missing:
         header = (
             ""
@@ -101,8 +118,7 @@ class Settings:
     def generate(cls) -> Settings:
         """Fresh credentials and a free port, never written to disk (throwaway clusters for tests)."""
         values = {key: make() for key, make in _GENERATED.items()}
-        values["PG_PORT"] = str(free_port())
-        values["AIRFLOW_API_PORT"] = str(free_port())
+        values.update({key: str(free_port()) for key in _PORTS})
         return cls(values)
 
     def __getitem__(self, key: str) -> str:

@@ -1,0 +1,122 @@
+"""One warehouse role per use, each with only what that use needs (stack/databases.py), on a real Postgres.
+
+The loader writes raw and nothing else; the reader reads the published marts and monitoring and nothing
+else, also after a publish swap; the owner builds from what the loader owns; nobody else may connect.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+import pytest
+from psycopg import errors, sql
+
+from extract import ddl
+from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
+from publish.swap import publish_marts
+from stack.databases import LOADER_ROLE, READER_ROLE, Database, ensure_schemas, ensure_use_roles
+from stack.environment import Environment
+
+
+@pytest.fixture(scope="module")
+def urls(platform: Environment, warehouse_url: str) -> dict[str, str]:
+    """The module's warehouse as its owner, the loader and the reader."""
+    name = psycopg.conninfo.conninfo_to_dict(warehouse_url)["dbname"]
+    ensure_use_roles(platform.admin_url, Database(name, platform.warehouse.owner, ""), platform.use_roles)
+    ensure_schemas(warehouse_url)
+    as_role = {role: platform.url(Database(name, role, pw)) for role, pw in platform.use_roles.items()}
+    return {"owner": warehouse_url, "loader": as_role[LOADER_ROLE], "reader": as_role[READER_ROLE]}
+
+
+def _denied(url: str, statement: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(statement)
+        except errors.InsufficientPrivilege:
+            return True
+    return False
+
+
+def test_the_loader_writes_raw_and_nothing_else(urls: dict[str, str]) -> None:
+    ddl._ready.clear()
+    ddl.ensure_raw(urls["loader"], "orders")  # the loaders' own DDL, as the loader
+    with psycopg.connect(urls["loader"], autocommit=True) as conn:
+        conn.execute(
+            "insert into raw.load_ledger (entity, source, content_hash, status)"
+            " values ('orders', 'f', 'h', 'ok')"
+        )
+        owner = conn.execute(
+            "select tableowner from pg_tables where schemaname = 'raw' and tablename = 'orders'"
+        )
+        assert owner.fetchone() == (LOADER_ROLE,)
+    for statement in (
+        "create table staging.x (id int)",
+        "create table marts.x (id int)",
+        "create table monitoring.x (id int)",
+        "create schema elsewhere",
+    ):
+        assert _denied(urls["loader"], statement), statement
+    with psycopg.connect(urls["owner"], autocommit=True) as conn:  # the build reads what the loader wrote
+        assert conn.execute("select count(*) from raw.load_ledger").fetchone()[0] >= 1
+
+
+def test_raw_tables_the_owner_created_are_handed_to_the_loader(urls: dict[str, str]) -> None:
+    with psycopg.connect(urls["owner"], autocommit=True) as conn:
+        conn.execute("create table raw.legacy (id int)")
+    ensure_schemas(urls["owner"])
+    with psycopg.connect(urls["loader"], autocommit=True) as conn:
+        conn.execute("alter table raw.legacy add column if not exists note text")  # owner's privilege
+        conn.execute("drop table raw.legacy")
+
+
+def test_the_reader_reads_published_marts_and_monitoring_only(urls: dict[str, str]) -> None:
+    with psycopg.connect(urls["owner"], autocommit=True) as conn:
+        for schema, version in ((PUBLISHED_SCHEMA, 1), (BUILD_SCHEMA, 2)):
+            conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, "fct_orders")))
+            conn.execute(
+                sql.SQL("create table {} as select {} as version").format(
+                    sql.Identifier(schema, "fct_orders"), sql.Literal(version)
+                )
+            )
+        conn.execute("create table if not exists monitoring.example (id int)")  # created after the grants
+        conn.execute("create or replace view staging.stg_example as select 1 as id")
+    reader = urls["reader"]
+    with psycopg.connect(reader) as conn:
+        assert conn.execute("select version from marts.fct_orders").fetchone() == (1,)
+        conn.execute("select * from monitoring.example")
+    for statement in (
+        "select * from raw.load_ledger",
+        "select * from staging.stg_example",
+        "select * from marts_build.fct_orders",
+        "insert into marts.fct_orders values (3)",
+        "create table marts.mine (id int)",
+    ):
+        assert _denied(reader, statement), statement
+
+    publish_marts(urls["owner"], f"run-{secrets.token_hex(4)}")  # the build becomes the published marts
+
+    with psycopg.connect(reader) as conn:
+        assert conn.execute("select version from marts.fct_orders").fetchone() == (2,)
+    assert _denied(reader, "select * from marts_build.fct_orders")  # the old marts, now the build
+
+
+def test_nobody_else_connects_to_the_platform_databases(platform: Environment) -> None:
+    role, password = f"intruder_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    with psycopg.connect(platform.admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create role {} login password {}").format(sql.Identifier(role), sql.Literal(password))
+        )
+    try:
+        for db in platform.databases:
+            with pytest.raises(psycopg.OperationalError, match="permission denied"):
+                psycopg.connect(platform.url(Database(db.name, role, password))).close()
+        for use_role in platform.use_roles:  # the use roles reach the warehouse, not Airflow's metadata
+            psycopg.connect(platform.role_url(use_role)).close()
+            with pytest.raises(psycopg.OperationalError, match="permission denied"):
+                psycopg.connect(
+                    platform.url(Database("airflow", use_role, platform.use_roles[use_role]))
+                ).close()
+    finally:
+        with psycopg.connect(platform.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
