@@ -6,11 +6,15 @@ UV := $(BOOT)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 
-.PHONY: run test bench down status install lint format clean
+.PHONY: run up test bench down status install lint format clean
 
 ## run: install, start Postgres, migrate Airflow, run elt_ecommerce end to end (DATE=YYYY-MM-DD optional)
 run: $(SYNCED)
 	@$(VENV)/bin/python -m stack run $(if $(DATE),--date $(DATE))
+
+## up: the platform in the background: Airflow UI, dbt docs, GX data docs, report, pgAdmin (CELERY=1: Redis + 2 workers)
+up: $(SYNCED)
+	@$(VENV)/bin/python -m stack up $(if $(CELERY),--celery)
 
 ## test: the test suite against a real throwaway Postgres, Airflow, dbt and GX
 test: $(SYNCED)
@@ -25,6 +29,7 @@ bench: $(SYNCED)
 down:
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m stack down; else echo "nothing to stop"; fi
 
+## status: what runs, which UI answers, and each login
 status: $(SYNCED)
 	@$(VENV)/bin/python -m stack status
 
@@ -40,7 +45,7 @@ format: $(SYNCED)
 
 ## clean: stop, then delete the environment and all local state (the embedded database too; .env stays)
 clean: down
-	rm -rf $(VENV) .state dbt_project/target dbt_project/logs gx/uncommitted
+	rm -rf $(VENV) .venv-pgadmin .state dbt_project/target dbt_project/logs gx/uncommitted
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION) into $(BOOT)"

@@ -52,8 +52,8 @@ def check_docs(params: dict | None = None) -> dict:
 
     api = airflow_api()
     sites = {
-        "dbt_docs": str(ROOT / "dbt_project" / "target" / "index.html"),
-        "gx_data_docs": str(ROOT / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"),
+        "dbt_docs": f"{api.base_url}/shop/dbt-docs/index.html",
+        "gx_data_docs": f"{api.base_url}/shop/data-docs/index.html",
         "monitoring_report": f"{api.base_url}/shop/report",
         **params["docs_sites"],
     }

@@ -143,6 +143,19 @@ def _exclusive() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def build_site(connection_url: str) -> Path:
+    """Build the data docs site (the suites, and whatever validations were stored) without validating;
+    `make up` shows it before the first checkpoint runs. Returns the site's folder."""
+    site = CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE
+    with _exclusive():
+        context = get_context(connection_url)
+        for name in CHECKPOINTS:
+            ensure_checkpoint(context, name)
+        context.build_data_docs(site_names=[DOCS_SITE])
+        localize_site(site)
+    return site
+
+
 def run_checkpoint(
     name: str, connection_url: str, *, freshness_hours: float = DEFAULT_FRESHNESS_HOURS
 ) -> list[ExpectationOutcome]:

@@ -5,9 +5,10 @@
   It never runs a check or holds a worker: it answers from stored data while DAGs run.
 - `GET /shop/report`: the latest monitoring report (`<state>/reports/monitoring/index.html`).
 - `GET /shop/data-docs/<page>`: the GX data docs site (`gx/uncommitted/data_docs/local_site`).
+- `GET /shop/dbt-docs/<page>`: the dbt docs site (`<state>/dbt-docs`, built by `make up`, stack/docs.py).
 
 All need an Airflow login (the UI's session cookie, or `Authorization: Bearer <token>` from
-`POST /auth/token`). The report and the data docs are linked in the Airflow UI's navigation (external
+`POST /auth/token`). The report and both docs sites are linked in the Airflow UI's navigation (external
 views, shown in the UI's frame). Registered through the `airflow.plugins` entry point in pyproject.toml.
 """
 
@@ -45,8 +46,21 @@ User = Annotated[object, Depends(_login)]
 app = FastAPI(title="shop-warehouse monitoring", docs_url=None, redoc_url=None, openapi_url=None)
 
 
+def _state() -> Path:
+    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state"))
+
+
 def report_dir() -> Path:
-    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state")) / "reports" / "monitoring"
+    return _state() / "reports" / "monitoring"
+
+
+def _site_file(site: Path, path: str, label: str) -> FileResponse | JSONResponse:
+    """A file of a static site, never one outside it."""
+    site = site.resolve()
+    target = (site / (path or "index.html")).resolve()
+    if not target.is_relative_to(site) or not target.is_file():
+        return JSONResponse({"error": f"no such {label} page: {path!r}"}, 404)
+    return FileResponse(target)
 
 
 @app.get("/status")
@@ -74,11 +88,13 @@ def get_report(user: User) -> FileResponse | JSONResponse:
 @app.get("/data-docs/{path:path}", response_model=None)
 def get_data_docs(path: str, user: User) -> FileResponse | JSONResponse:
     """A file of the GX data docs site (offline: its CSS/JS are local copies, gx/docs.py)."""
-    site = DATA_DOCS.resolve()
-    target = (site / (path or "index.html")).resolve()
-    if not target.is_relative_to(site) or not target.is_file():
-        return JSONResponse({"error": f"no such data docs page: {path!r}"}, 404)
-    return FileResponse(target)
+    return _site_file(DATA_DOCS, path, "data docs")
+
+
+@app.get("/dbt-docs/{path:path}", response_model=None)
+def get_dbt_docs(path: str, user: User) -> FileResponse | JSONResponse:
+    """A file of the dbt docs site: index.html, and the manifest and catalog it reads."""
+    return _site_file(_state() / "dbt-docs", path, "dbt docs")
 
 
 class ShopPlugin(AirflowPlugin):
@@ -98,5 +114,11 @@ class ShopPlugin(AirflowPlugin):
             "href": "shop/data-docs/index.html",
             "destination": "nav",
             "url_route": "gx-data-docs",
+        },
+        {
+            "name": "dbt docs",
+            "href": "shop/dbt-docs/index.html",
+            "destination": "nav",
+            "url_route": "dbt-docs",
         },
     ]

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         default=_yesterday(),
         help="logical date (the shop day to land), default yesterday (UTC)",
     )
+    up = commands.add_parser("up", help="start the platform's services and UIs in the background")
+    up.add_argument("--celery", action="store_true", help="CeleryExecutor: Redis and two workers")
     commands.add_parser("down", help="stop everything the project started")
     commands.add_parser("status", help="what is running, where")
     commands.add_parser("env", help="print `export` lines for a shell (airflow, dbt, psql by hand)")
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack.run import run_pipeline
 
         return run_pipeline(args.date)
+    if args.command == "up":
+        from stack.up import up
+
+        return up(celery=args.celery)
     if args.command == "down":
         from stack.processes import down
 
@@ -41,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return ensure_chromium()
     if args.command == "status":
-        from stack.processes import status
+        from stack.up import status
 
         return status()
     from stack.environment import Environment

@@ -18,11 +18,11 @@ MANIFEST = DBT_PROJECT / "target" / "manifest.json"
 _DBT_IGNORED = {"target", "logs", "dbt_packages"}
 
 
-def _bin(name: str) -> str:
+def bin_path(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def _run(cmd: list[str], env: dict[str, str], log: Path) -> None:
+def run_logged(cmd: list[str], env: dict[str, str], log: Path) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
         result = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -39,7 +39,7 @@ def airflow_migrate(env: dict[str, str], state: Path) -> bool:
     stamp = f"{version('apache-airflow')} {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'].rsplit('@', 1)[-1]}"
     if marker.exists() and marker.read_text() == stamp:
         return False
-    _run([_bin("airflow"), "db", "migrate"], env, state / "logs" / "airflow-migrate.log")
+    run_logged([bin_path("airflow"), "db", "migrate"], env, state / "logs" / "airflow-migrate.log")
     marker.write_text(stamp)
     return True
 
@@ -63,7 +63,7 @@ def dbt_manifest(env: dict[str, str], state: Path) -> bool:
     if MANIFEST.exists() and marker.exists() and marker.read_text() == current:
         return False
     cmd = [
-        _bin("dbt"),
+        bin_path("dbt"),
         "parse",
         "--project-dir",
         str(DBT_PROJECT),
@@ -72,6 +72,6 @@ def dbt_manifest(env: dict[str, str], state: Path) -> bool:
         "--log-path",
         str(state / "logs" / "dbt"),
     ]
-    _run(cmd, env, state / "logs" / "dbt-parse.log")
+    run_logged(cmd, env, state / "logs" / "dbt-parse.log")
     marker.write_text(current)
     return True

@@ -91,13 +91,14 @@ def down() -> int:
     return 0
 
 
-def status() -> int:
-    if not ENV_FILE.exists():
-        print("not set up yet: run `make run`")
+def status(env=None) -> int:
+    """What runs: Postgres and every process with a pidfile (`env`: an Environment, default `.env`'s)."""
+    if env is None and not ENV_FILE.exists():
+        print("not set up yet: run `make run` or `make up`")
         return 0
     from stack.environment import Environment
 
-    env = Environment.load()
+    env = env or Environment.load()
     if env.cluster:
         state = "running" if env.cluster.running() else "stopped"
         bins = env.cluster.binaries() if env.cluster.initialised else None

@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stack import processes
@@ -26,6 +27,15 @@ SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 # ports 8793/8794; Airflow 3.3 has no setting for its address). Here every process shares one machine
 # and one log folder, which the API server reads directly: no log server is started.
 ARGS = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
+# Parts of the health report that must be healthy, with their heartbeat key. Right after a restart the
+# report can still say "healthy" from the previous processes' heartbeats: ready means a heartbeat of
+# this start.
+HEARTBEATS = {
+    "metadatabase": None,
+    "scheduler": "latest_scheduler_heartbeat",
+    "triggerer": "latest_triggerer_heartbeat",
+    "dag_processor": "latest_dag_processor_heartbeat",
+}
 
 
 class ServiceFailed(RuntimeError):
@@ -37,6 +47,7 @@ class AirflowServices:
     variables: dict[str, str]
     state: Path
     port: int = 0  # default: the environment's AIRFLOW__API__PORT (generated per install into .env)
+    started_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.port = self.port or int(self.variables["AIRFLOW__API__PORT"])
@@ -61,6 +72,7 @@ class AirflowServices:
     def start(self, timeout: float = 180.0) -> None:
         airflow = str(Path(sys.executable).with_name("airflow"))
         env = self.environment()
+        self.started_at = datetime.now(UTC)
         procs = {}
         for name in SERVICES:
             args = [name, *ARGS.get(name, ())]
@@ -86,11 +98,20 @@ class AirflowServices:
             return json.load(resp)
 
     def healthy(self) -> bool:
+        """Every part healthy, with a heartbeat since `start()` (when this object started them)."""
         try:
             report = self.health()
         except (urllib.error.URLError, OSError, ValueError):
             return False
-        return all(report.get(part, {}).get("status") == "healthy" for part in ("scheduler", "triggerer"))
+        for part, beat_key in HEARTBEATS.items():
+            found = report.get(part) or {}
+            if found.get("status") != "healthy":
+                return False
+            if beat_key and self.started_at:
+                beat = found.get(beat_key)
+                if not beat or datetime.fromisoformat(beat) < self.started_at:
+                    return False
+        return True
 
     def stop(self) -> None:
         """SIGTERM all four at once (each takes seconds to drain), then wait for each, SIGKILL if stuck."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from monitoring.freshness import profile_env
+from stack.docs import build_dbt_docs
 from stack.services import AirflowServices
 from tests.monitoring.platform import Api, SmtpSink, WebhookReceiver
 from tests.raw_layer import reset_raw
@@ -170,17 +170,10 @@ def story(platform, airflow_db, tmp_path_factory):
             seen["day3_status"] = monitor.get("/shop/status").json()
             seen["day3_alerts"] = (list(smtp.subjects), list(webhook.bodies))
 
-            # the weekly health check, by hand; dbt docs built for real into a folder of the test's
-            docs = logs / "dbt-docs"
-            subprocess.run(
-                [str(Path(sys.executable).with_name("dbt")), "docs", "generate", "--project-dir",
-                 str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"), "--target-path",
-                 str(docs)],
-                env=profile_env(platform.warehouse_url), check=True, capture_output=True,
-                cwd=ROOT / "dbt_project",
-            )  # fmt: skip
+            # the weekly health check, by hand, with the dbt docs built as `make up` builds them
+            build_dbt_docs(dict(os.environ), platform.state)
             operator.unpause("health_check")  # may also start this week's scheduled run: told apart by id
-            run_id = operator.trigger("health_check", {"docs_sites": {"dbt_docs": str(docs / "index.html")}})
+            run_id = operator.trigger("health_check")
             runs = operator.settle("health_check", lambda rs: any(r["dag_run_id"] == run_id for r in rs))
             seen["health_run"] = next(r for r in runs if r["dag_run_id"] == run_id)
             yield seen
@@ -276,6 +269,7 @@ def test_the_airflow_ui_links_the_report(story) -> None:
     assert [(v["name"], v["href"], v["destination"]) for v in plugin["external_views"]] == [
         ("Monitoring report", "shop/report", "nav"),
         ("GX data docs", "shop/data-docs/index.html", "nav"),
+        ("dbt docs", "shop/dbt-docs/index.html", "nav"),
     ]
     assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == ["/shop"]
 
@@ -290,7 +284,7 @@ def test_the_services_listen_on_loopback_only(story) -> None:
 def test_the_endpoints_need_a_login(story) -> None:
     import httpx
 
-    for path in ("status", "report", "data-docs/index.html"):
+    for path in ("status", "report", "data-docs/index.html", "dbt-docs/index.html"):
         assert httpx.get(f"{story['base_url']}/shop/{path}").status_code == 401, path
 
 

@@ -1,0 +1,81 @@
+"""Playwright helpers the browser tests share: a page that may reach only given places, and the logins.
+
+`guarded(browser, allowed)` gives a context and page whose requests outside the `allowed` URL prefixes
+are refused and recorded, so a test proves a UI works offline, on this machine alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@dataclass
+class Guarded:
+    context: object
+    page: object
+    elsewhere: list[str] = field(default_factory=list)
+
+    def screenshot(self, name: str, full_page: bool = False) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def close(self) -> list[str]:
+        """Close the context; the refused requests."""
+        self.context.close()
+        return self.elsewhere
+
+
+def guarded(browser, allowed: tuple[str, ...], offline: bool = False) -> Guarded:
+    """A new context and page that may request only URLs starting with one of `allowed`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, offline=offline)
+    found = Guarded(context, None)
+
+    def only_allowed(route) -> None:
+        if route.request.url.startswith(allowed):
+            route.continue_()
+        else:
+            found.elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_allowed)
+    found.page = context.new_page()
+    return found
+
+
+def airflow_login(page, base_url: str, username: str, password: str) -> None:
+    """Sign in on the Airflow UI's login form (Simple auth manager)."""
+    page.goto(f"{base_url}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name=re.compile("sign in", re.I)).click()
+    page.wait_for_url(re.compile(r"^(?!.*/auth/login)"))
+
+
+def pgadmin_login(page, base_url: str, email: str, password: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("button[name=internal_button]")
+
+
+def pgadmin_expand(page, depth: int, name: str) -> None:
+    """Open a node of pgAdmin's object explorer: click its toggle, unless pgAdmin opens it by itself. It
+    does so for the sole child of a node it opened (preference "Auto-expand sole children"), and a click
+    then would close it again. Only one node per level is open, so the nodes at `depth` are siblings."""
+    from playwright.sync_api import expect
+
+    label = page.locator(".file-name", has_text=re.compile(f"^{re.escape(name)}$"))
+    entry = page.locator(f".file-entry.depth-{depth}").filter(has=label)
+    entry.wait_for(timeout=60_000)
+    toggle = entry.locator(".directory-toggle")
+    if depth == 1 or page.locator(f".file-entry.depth-{depth}").count() > 1:
+        toggle.click()
+    expect(toggle).to_have_class(re.compile(r"\bopen\b"), timeout=60_000)
