@@ -68,8 +68,16 @@ def memory(env: Environment) -> dict[str, float]:
 
 
 def timed_start(env: Environment, celery: bool, side_by_side: bool = True) -> float:
+    """Seconds until every UI is usable; prints when each step was done (its `say` line)."""
     started = time.perf_counter()
-    up.start(env, celery=celery, say=lambda *_: None, side_by_side=side_by_side)
+    marks: list[str] = []
+    up.start(
+        env,
+        celery=celery,
+        say=lambda label, _: marks.append(f"{label} {time.perf_counter() - started:.1f}"),
+        side_by_side=side_by_side,
+    )
+    print(f"    steps done at (s): {', '.join(marks)}")
     return time.perf_counter() - started
 
 

@@ -1,10 +1,11 @@
 """Airflow DAG `health_check`: weekly (and by hand), is the platform whole?
 
 One task per check, each recording nothing itself: database (reachable, expected roles), airflow (every
-component healthy, from the API server's health endpoint), docs (dbt docs and GX data docs built, the
-monitoring report served), disk (free space for the state and the database), summary (dbt tests and GX
-suites with their latest results). record_health stores them all in monitoring.health_checks and fails
-the run when any failed, so the failure shows in the Airflow UI and the monitoring DAG alerts on it.
+component healthy, from the API server's health endpoint), docs (the dbt docs, the GX data docs and the
+monitoring report served by the API server's /shop routes), disk (free space for the state and the
+database), summary (dbt tests and GX suites with their latest results). record_health stores them all in
+monitoring.health_checks and fails the run when any failed, so the failure shows in the Airflow UI and
+the monitoring DAG alerts on it.
 Wiring only: the work is in monitoring/health.py.
 """
 

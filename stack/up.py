@@ -107,7 +107,7 @@ def _step(label: str, detail: str) -> None:
 
 def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool = True) -> AirflowServices:
     """Start every part (Postgres too) and wait until each is usable; the Airflow services' handle.
-    `side_by_side=False` starts pgAdmin only once Airflow is up (the baseline of bench/up_bench.py)."""
+    `side_by_side=False` starts pgAdmin (and workers) after Airflow: the baseline of bench/up_bench.py."""
     env.start_postgres()
     say("postgres", f"127.0.0.1:{env.port} · roles warehouse, warehouse_loader, warehouse_reader")
     variables = {**os.environ, **env.variables()}
@@ -128,17 +128,19 @@ def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool 
     if celery:
         variables = _start_celery_broker(env, variables, say)
     airflow = AirflowServices(variables, env.state)
-    with ThreadPoolExecutor(2 if side_by_side else 1) as pool:  # each waits on its own processes
-        for future in [pool.submit(airflow.start), pool.submit(admin.start)]:
-            future.result()
-    if celery:
+    steps = [airflow.start, admin.start]
+    if celery:  # the workers need the broker, not the API server, to start
         from stack.celery import start_workers
 
-        start_workers(airflow.environment(), env.state, count=WORKERS)
-    wait_until_usable(env, airflow)
-    executor = f"CeleryExecutor, {WORKERS} workers, Redis broker" if celery else "LocalExecutor"
-    say("airflow", f"api-server, scheduler, dag-processor, triggerer ({executor})")
+        steps.append(lambda: start_workers(airflow.environment(), env.state, count=WORKERS))
+    with ThreadPoolExecutor(len(steps) if side_by_side else 1) as pool:  # each waits on its own processes
+        for future in [pool.submit(step) for step in steps]:
+            future.result()
+    executor = f"CeleryExecutor, {WORKERS} workers" if celery else "LocalExecutor"
+    say("airflow", f"api-server, scheduler, dag-processor, triggerer healthy ({executor})")
     say("pgadmin", f"server mode; warehouse preloaded as {READER_ROLE}")
+    wait_until_usable(env, airflow)
+    say("usable", f"the operator sees {DAG_ID}; dbt docs and GX data docs served")
     return airflow
 
 

@@ -15,9 +15,9 @@ from extract.writers import write_landing
 from gx.checkpoints import CONTEXT_DIR, DOCS_SITE, run_checkpoint
 from gx.docs import URLS
 from gx.suites import RAW_SUITES
+from tests.ui import guarded
 
 SITE = CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +42,8 @@ def test_no_page_links_a_cdn(site: Path) -> None:
 
 
 def test_offline_docs_list_the_suites_and_the_latest_results(site: Path, browser) -> None:
-    context = browser.new_context(offline=True)
-    remote: list[str] = []
-
-    def only_local(route) -> None:
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            remote.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    page = context.new_page()
+    ui = guarded(browser, ("file://",), offline=True)
+    page = ui.page
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto((site / "index.html").as_uri())
@@ -64,15 +54,14 @@ def test_offline_docs_list_the_suites_and_the_latest_results(site: Path, browser
     latest = results.first.inner_text()
     assert "raw_landed" in latest and any(suite in latest for suite in RAW_SUITES)
     assert results.count() >= len(RAW_SUITES)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "gx_data_docs_results.png"), full_page=True)
+    ui.screenshot("gx_data_docs_results.png", full_page=True)
 
     page.get_by_text("Expectation Suites", exact=True).first.click()
     suites = page.locator("table.ge-index-page-expectation_suites-table tbody tr")
     suites.first.wait_for()
     listed = page.locator("table.ge-index-page-expectation_suites-table").inner_text()
     assert all(suite in listed for suite in RAW_SUITES)
-    page.screenshot(path=str(ARTIFACTS / "gx_data_docs_suites.png"), full_page=True)
+    ui.screenshot("gx_data_docs_suites.png", full_page=True)
 
     # a validation result page renders its expectations, styled by the local Bootstrap
     result_page = max((site / "validations" / "raw__orders").rglob("*.html"), key=lambda p: p.stat().st_mtime)
@@ -80,7 +69,6 @@ def test_offline_docs_list_the_suites_and_the_latest_results(site: Path, browser
     assert "order_id" in page.inner_text("body")
     padding = page.evaluate("getComputedStyle(document.querySelector('.container-fluid')).paddingLeft")
     assert padding == "48px"  # Bootstrap's pl-5: the stylesheet loaded from static/vendor
-    page.screenshot(path=str(ARTIFACTS / "gx_data_docs_raw__orders.png"), full_page=True)
-    context.close()
+    ui.screenshot("gx_data_docs_raw__orders.png", full_page=True)
+    assert ui.close() == []  # nothing but the site's own files was asked for
     assert errors == []
-    assert remote == []  # nothing but the site's own files was asked for

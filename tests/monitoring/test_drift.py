@@ -23,10 +23,11 @@ from extract.writers import add_config_arguments, config_from, write_landing
 from monitoring import alerts, freshness, incidents, volumes
 from publish.swap import publish_marts
 from tests.monitoring.platform import WebhookReceiver
+from tests.ui import guarded
 from tests.warehouse import dbt, load_day
 
 ROOT = Path(__file__).resolve().parents[2]
-DAGS, ARTIFACTS = ROOT / "dags", ROOT / "test-artifacts"
+DAGS = ROOT / "dags"
 ENTITIES = tuple(FIELDS)
 START, DAYS = date(2026, 4, 6), 10
 DROP_DAY = START + timedelta(days=DAYS - 1)
@@ -161,24 +162,12 @@ def test_the_report_shows_the_drift_offline(published: str, platform, browser) -
     """The report the DAG run above wrote, opened from disk in Chromium with the network off: the drop
     shows in the orders chart, the drift and the stale sources are listed, the status is degraded."""
     page_path = platform.state / "reports" / "monitoring" / "index.html"
-    context = browser.new_context(offline=True)
-    remote: list[str] = []
-
-    def only_local(route) -> None:
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            remote.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    page = context.new_page()
+    ui = guarded(browser, ("file://",), offline=True)
+    page = ui.page
     page.goto(page_path.as_uri())
     assert page.locator("#overall").inner_text() == "degraded"
     assert str(DROP_DAY) in page.locator("h2:has-text('Drift events') + table").inner_text()
     freshness_table = page.locator("h2:has-text('Source freshness') + table").inner_text()
     assert freshness_table.count("error") == 5
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "monitoring-report-drift.png"), full_page=True)
-    context.close()
-    assert remote == []
+    ui.screenshot("monitoring-report-drift.png", full_page=True)
+    assert ui.close() == []

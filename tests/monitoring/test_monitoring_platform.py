@@ -21,13 +21,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from stack.databases import ensure_schemas
 from stack.docs import build_dbt_docs
 from stack.services import AirflowServices
 from tests.monitoring.platform import Api, SmtpSink, WebhookReceiver
 from tests.raw_layer import reset_raw
+from tests.ui import guarded
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 DAYS = ("2026-11-10", "2026-11-11", "2026-11-12")
 BROKEN_ORDERS = (
     "order_id,customer_id,status,ordered_at,updated_at,shipping_amount,discount_amount,payment_method\n"
@@ -43,7 +44,7 @@ def _clean_slate(platform) -> None:
     reset_raw(platform.warehouse_url)
     with psycopg.connect(platform.warehouse_url) as conn:
         conn.execute("drop schema if exists monitoring cascade")
-        conn.execute("create schema monitoring")
+    ensure_schemas(platform.warehouse_url)  # monitoring again, with the reader's grants (the status endpoint)
 
 
 def _withdraw_batches_with_null_keys(url: str) -> None:
@@ -240,28 +241,16 @@ def test_the_report_renders_in_a_browser(story, browser) -> None:
     """Chromium, logged in as `monitor` (Airflow's session cookie), opens /shop/report from the API server;
     nothing but the API server is requested (requests elsewhere are refused and recorded)."""
     base = story["base_url"]
-    context = browser.new_context()
-    context.add_cookies([{"name": "_token", "value": story["monitor"].token, "url": base}])
-    elsewhere: list[str] = []
-
-    def only_the_platform(route) -> None:
-        if route.request.url.startswith(base):
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_the_platform)
-    page = context.new_page()
+    ui = guarded(browser, (base,))
+    ui.context.add_cookies([{"name": "_token", "value": story["monitor"].token, "url": base}])
+    page = ui.page
     page.goto(f"{base}/shop/report")
     assert page.locator("#overall").inner_text() == "healthy"
     assert page.locator("figure.chart").count() == 6
     assert page.locator("figure.chart svg").count() >= 5  # the sample days have no rejected rows to chart
     assert page.locator("figure.chart svg polyline, figure.chart svg rect").count() >= 4
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "monitoring-report.png"), full_page=True)
-    context.close()
-    assert elsewhere == []
+    ui.screenshot("monitoring-report.png", full_page=True)
+    assert ui.close() == []
 
 
 def test_the_airflow_ui_links_the_report(story) -> None:

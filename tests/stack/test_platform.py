@@ -22,10 +22,11 @@ import pytest
 
 from stack import processes, up
 from stack.celery import node_name
+from stack.databases import ensure_schemas
 from stack.pgadmin import PgAdmin
 from stack.redis import RedisServer
 from tests.monitoring.platform import Api
-from tests.raw_layer import reset_raw
+from tests.raw_layer import drop_schemas, reset_raw
 from tests.ui import airflow_login, guarded, pgadmin_expand, pgadmin_login
 
 DAG_ID = "elt_ecommerce"
@@ -87,7 +88,9 @@ def stack_up(platform, airflow_db, dbt_manifest):
     """`make up --celery` on the test session's Postgres; one ELT run; the services stay up for the UIs."""
     with psycopg.connect(platform.airflow_db_url) as conn:
         conn.execute("delete from dag_run where dag_id = %s", [DAG_ID])
-    reset_raw(platform.warehouse_url)
+    reset_raw(platform.warehouse_url)  # and what dbt built, the unpublished build too (earlier modules')
+    drop_schemas(platform.warehouse_url, ("marts_build",))
+    ensure_schemas(platform.warehouse_url)  # the schemas again, with the reader's grants
     settings = platform.settings
     redis = RedisServer(platform.state, int(settings["REDIS_PORT"]), settings["REDIS_PASSWORD"])
     seen: dict = {"ports": {name: int(settings[key]) for name, key in PORTS.items()}}
@@ -129,9 +132,20 @@ def stack_up(platform, airflow_db, dbt_manifest):
         up.stop_services()
 
 
-def test_the_run_succeeds(stack_up) -> None:
+def _failures(platform, tasks) -> str:
+    """The failed tasks and the end of each one's log, for the assertion message."""
+    logs = platform.state / "airflow" / "logs"
+    failed = [task_id for task_id, state, *_ in tasks if state == "failed"]
+    tails = []
+    for task_id in failed:
+        for log in sorted(logs.glob(f"dag_id={DAG_ID}/**/task_id={task_id}/**/*.log")):
+            tails.append(f"--- {log.relative_to(logs)}\n" + "\n".join(log.read_text().splitlines()[-15:]))
+    return f"failed: {failed}\n" + "\n".join(tails)
+
+
+def test_the_run_succeeds(stack_up, platform) -> None:
     run = stack_up["run"]
-    assert run["state"] == "success", run
+    assert run["state"] == "success", _failures(platform, stack_up["tasks"])
     tasks = stack_up["tasks"]
     assert len(tasks) > 20 and all(state in ("success", "skipped") for _, state, *_ in tasks), tasks
     print(f"\n{DAG_ID} under Celery: {len(tasks)} task instances, run {run['duration']:.0f} s")
