@@ -99,11 +99,14 @@ def ping(broker_url: str, timeout: float = 1.0) -> list[str]:
     """Node names of the Celery workers that answer a ping through the broker within `timeout`."""
     from celery import Celery
     from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
     app = Celery(broker=broker_url)
     try:
         return [name for reply in app.control.ping(timeout=timeout) for name in reply]
-    except (OperationalError, OSError):  # the broker itself is not answering
+    # the broker is not answering, or dropped the connection (seen right after a restart of Redis, when
+    # redis-py's error came through kombu unwrapped)
+    except (OperationalError, RedisConnectionError, OSError):
         time.sleep(timeout)
         return []
     finally:

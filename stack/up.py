@@ -157,7 +157,9 @@ def up(celery: bool = False) -> int:
     if any(name.startswith("airflow-") for name in processes.running()):
         print("already up (`make down` first to restart):")
         return status(env)
-    start(env, celery)
+    start(
+        env, celery, say=lambda label, detail: _step(label, f"{detail}  [{time.monotonic() - started:.0f}s]")
+    )
     _save(env, celery)
     print(f"\nReady in {time.monotonic() - started:.0f}s. Everything listens on 127.0.0.1 only:\n")
     for ui in uis(env):

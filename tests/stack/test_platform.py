@@ -304,3 +304,11 @@ def test_pgadmin_configure_again_runs_no_pgadmin_command(stack_up, platform, mon
 
     monkeypatch.setattr(PgAdmin, "_cli", refuse)
     _pgadmin(platform).configure()
+
+
+def test_make_up_finds_the_gx_docs_where_gx_writes_them() -> None:
+    """stack/docs.py spells the site's path out (importing gx costs seconds on every `make up`)."""
+    from gx.checkpoints import CONTEXT_DIR, DOCS_SITE
+    from stack.docs import gx_docs_index
+
+    assert gx_docs_index() == CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE / "index.html"
