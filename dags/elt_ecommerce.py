@@ -33,7 +33,7 @@ from publish import MARTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt_project"
-WAREHOUSE_CONN_ID = "warehouse"  # the owner role: dbt, the gates, publish, the report
+WAREHOUSE_CONN_ID = "warehouse"  # the transformer role: dbt, the gates, publish, the report
 LOADER_CONN_ID = "warehouse_loader"  # least privilege for the loads: raw only
 SHOP_API_CONN_ID = "shop_api"
 ENTITIES = ("customers", "products", "orders", "order_items", "sessions")

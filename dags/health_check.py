@@ -104,7 +104,7 @@ with DAG(
     doc_md=__doc__,
     params={
         "expected_roles": Param(
-            ["airflow", "warehouse", "warehouse_loader", "warehouse_reader"],
+            ["airflow", "warehouse", "warehouse_loader", "warehouse_transformer", "warehouse_reader"],
             type="array",
             description="roles that must exist",
         ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-WAREHOUSE_CONN_ID = "warehouse"  # the owner: builds, gates, publishes, monitors
+WAREHOUSE_CONN_ID = "warehouse"  # as warehouse_transformer: builds, gates, publishes, monitors
 LOADER_CONN_ID = "warehouse_loader"  # the extract tasks: writes raw only
 READER_CONN_ID = "warehouse_reader"  # the status endpoint (and pgAdmin): reads marts and monitoring only
 AIRFLOW_API_CONN_ID = "airflow_api"

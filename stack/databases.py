@@ -3,13 +3,17 @@
 Two databases: Airflow's metadata (`airflow`, owned by role `airflow`) and the warehouse (`warehouse`,
 owned by role `warehouse`, with schemas raw, staging, marts, marts_build and monitoring).
 
-One role per use of the warehouse, each with only what that use needs:
-- `warehouse` owns the database: dbt builds, GX gates, publish swaps, monitoring writes its history;
-- `warehouse_loader` (the extract tasks) may only create and write tables in `raw`; it owns them, and
-  `warehouse` is a member of it, so the build reads raw and tests may reset it;
-- `warehouse_reader` (pgAdmin, the status endpoint, reports) may only read the published `marts` and
+One role per use of the warehouse, each with only what that use needs; no service uses the owner:
+- `warehouse` owns the database and administers it (setup, migrations, tests); it is a member of the
+  loader and the transformer, so it can read and reset what they own;
+- `warehouse_loader` (the extract tasks) may only create and write tables in `raw`, and owns them;
+- `warehouse_transformer` (dbt, the GX gates, publish, the report, monitoring) reads `raw` and owns what
+  it builds: `staging`, `marts`, `marts_build`, `monitoring` (and the schemas dbt creates); it may not
+  write `raw`;
+- `warehouse_reader` (pgAdmin, the status endpoint) may only read the published `marts` and
   `monitoring`: not raw, not staging, not the unpublished build. The publish swap hands its grants on.
-Nobody else may connect: CONNECT is revoked from PUBLIC on both databases.
+Nobody else may connect: CONNECT is revoked from PUBLIC on both databases. Objects the owner created in
+these schemas before the roles existed (an older install) are handed to the role that owns the schema.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from psycopg import sql
 
 WAREHOUSE_SCHEMAS = ("raw", "staging", "marts", "marts_build", "monitoring")
 LOADER_ROLE = "warehouse_loader"
+TRANSFORMER_ROLE = "warehouse_transformer"
 READER_ROLE = "warehouse_reader"
 LOADED_SCHEMA = "raw"
+BUILT_SCHEMAS = ("staging", "marts", "marts_build", "monitoring")
+DBT_SCHEMAS = ("intermediate", "snapshots", "dbt_test__audit")  # created by dbt itself, when they exist
 READ_SCHEMAS = ("marts", "monitoring")
 
 
@@ -60,8 +67,9 @@ def ensure_databases(admin_url: str, databases: list[Database], manage_roles: bo
 
 
 def ensure_use_roles(admin_url: str, warehouse: Database, passwords: dict[str, str]) -> None:
-    """Create the loader and reader login roles (`passwords`: role -> password), let them connect to the
-    warehouse, and make its owner a member of the loader (it reads and administers what the loader owns)."""
+    """Create the use roles (`passwords`: role -> password), let them connect to the warehouse, make its
+    owner a member of the loader and the transformer, and let the transformer create schemas (dbt's,
+    and the build schema of a first publication)."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for role, password in passwords.items():
             _ensure_role(conn, role, password)
@@ -70,9 +78,16 @@ def ensure_use_roles(admin_url: str, warehouse: Database, passwords: dict[str, s
                     sql.Identifier(warehouse.name), sql.Identifier(role)
                 )
             )
-        if LOADER_ROLE in passwords:
+        for role in (LOADER_ROLE, TRANSFORMER_ROLE):
+            if role in passwords:
+                conn.execute(
+                    sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(warehouse.owner))
+                )
+        if TRANSFORMER_ROLE in passwords:  # dbt's incremental models and unit tests use temporary tables
             conn.execute(
-                sql.SQL("grant {} to {}").format(sql.Identifier(LOADER_ROLE), sql.Identifier(warehouse.owner))
+                sql.SQL("grant create, temporary on database {} to {}").format(
+                    sql.Identifier(warehouse.name), sql.Identifier(TRANSFORMER_ROLE)
+                )
             )
 
 
@@ -93,45 +108,86 @@ def ensure_schemas(warehouse_url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHE
             )
         for schema in schemas:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        roles = {r for (r,) in conn.execute("select rolname from pg_roles where rolname in (%s, %s)", _USE)}
+        roles = {r for (r,) in conn.execute("select rolname from pg_roles where rolname = any(%s)", [_USE])}
         if LOADER_ROLE in roles:
             _grant_loader(conn)
+        if TRANSFORMER_ROLE in roles:
+            _grant_transformer(conn)
         if READER_ROLE in roles:
-            _grant_reader(conn)
+            _grant_reader(conn, TRANSFORMER_ROLE in roles)
 
 
-_USE = (LOADER_ROLE, READER_ROLE)
+_USE = [LOADER_ROLE, TRANSFORMER_ROLE, READER_ROLE]
 
 
 def _run(conn: psycopg.Connection, template: str, **names: str) -> None:
     conn.execute(sql.SQL(template).format(**{k: sql.Identifier(v) for k, v in names.items()}))
 
 
-def _grant_loader(conn: psycopg.Connection) -> None:
-    """The loader creates and writes tables in raw and owns them: what the owner created there before
-    these roles existed (or creates there by hand) is handed over, so the loader's DDL may alter it."""
-    names = {"schema": LOADED_SCHEMA, "role": LOADER_ROLE}
-    _run(conn, "grant usage, create on schema {schema} to {role}", **names)
+_ALTER = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "S": "sequence"}
+
+
+def _hand_over(conn: psycopg.Connection, schema: str, role: str) -> None:
+    """Give `role` the relations and functions of `schema` the connecting role owns (sequences owned by
+    a table follow it), so the role's DDL may alter what an older install, or someone by hand, created
+    there (dbt's on-run-start replaces its functions, for one)."""
     owned = conn.execute(
-        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname = %s and c.relkind in ('r', 'p', 'S', 'v')"
-        " and c.relowner = current_user::regrole and not exists"  # owned sequences follow their table
-        " (select 1 from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i'))",
-        [LOADED_SCHEMA],
+        "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = %s and c.relkind = any(%s) and c.relowner = current_user::regrole"
+        " and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i'))",
+        [schema, list(_ALTER)],
     ).fetchall()
-    for (name,) in owned:
+    for name, kind in owned:
         conn.execute(
-            sql.SQL("alter table {} owner to {}").format(
-                sql.Identifier(LOADED_SCHEMA, name), sql.Identifier(LOADER_ROLE)
+            sql.SQL("alter " + _ALTER[kind] + " {} owner to {}").format(
+                sql.Identifier(schema, name), sql.Identifier(role)
             )
         )
+    functions = conn.execute(
+        "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+        " where n.nspname = %s and p.proowner = current_user::regrole",
+        [schema],
+    ).fetchall()
+    for (signature,) in functions:  # regprocedure text: a qualified, quoted name with its argument types
+        conn.execute(sql.SQL("alter function " + signature + " owner to {}").format(sql.Identifier(role)))
 
 
-def _grant_reader(conn: psycopg.Connection) -> None:
-    """The reader reads the published marts and the monitoring history; tables the owner creates later
-    in monitoring too (default privileges). `marts` is replaced at each publication: the swap re-grants."""
+def _grant_loader(conn: psycopg.Connection) -> None:
+    """The loader creates and writes tables in raw and owns them."""
+    _run(conn, "grant usage, create on schema {schema} to {role}", schema=LOADED_SCHEMA, role=LOADER_ROLE)
+    _hand_over(conn, LOADED_SCHEMA, LOADER_ROLE)
+
+
+def _grant_transformer(conn: psycopg.Connection) -> None:
+    """The transformer reads raw (what the loader creates later too) and owns the schemas it builds."""
+    names = {"schema": LOADED_SCHEMA, "role": TRANSFORMER_ROLE, "loader": LOADER_ROLE}
+    _run(conn, "grant usage on schema {schema} to {role}", **names)
+    _run(conn, "grant select on all tables in schema {schema} to {role}", **names)
+    _run(conn, "alter default privileges in schema {schema} grant select on tables to {role}", **names)
+    _run(
+        conn,
+        "alter default privileges for role {loader} in schema {schema} grant select on tables to {role}",
+        **names,
+    )
+    present = {
+        n
+        for (n,) in conn.execute(
+            "select nspname from pg_namespace where nspname = any(%s)", [list(DBT_SCHEMAS)]
+        )
+    }
+    for schema in (*BUILT_SCHEMAS, *sorted(present)):
+        _run(conn, "alter schema {schema} owner to {role}", schema=schema, role=TRANSFORMER_ROLE)
+        _hand_over(conn, schema, TRANSFORMER_ROLE)
+
+
+def _grant_reader(conn: psycopg.Connection, transformer: bool) -> None:
+    """The reader reads the published marts and the monitoring history; tables created later in
+    monitoring too (default privileges). `marts` is replaced at each publication: the swap re-grants."""
     for schema in READ_SCHEMAS:
-        names = {"schema": schema, "role": READER_ROLE}
+        names = {"schema": schema, "role": READER_ROLE, "builder": TRANSFORMER_ROLE}
         _run(conn, "grant usage on schema {schema} to {role}", **names)
         _run(conn, "grant select on all tables in schema {schema} to {role}", **names)
         _run(conn, "alter default privileges in schema {schema} grant select on tables to {role}", **names)
+        if transformer:
+            _run(conn, "alter default privileges for role {builder} in schema {schema}"
+                       " grant select on tables to {role}", **names)  # fmt: skip

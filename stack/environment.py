@@ -16,6 +16,7 @@ from stack.connections import AIRFLOW_API_CONN_ID, LOADER_CONN_ID, READER_CONN_I
 from stack.databases import (
     LOADER_ROLE,
     READER_ROLE,
+    TRANSFORMER_ROLE,
     Database,
     ensure_databases,
     ensure_schemas,
@@ -82,6 +83,7 @@ class Environment:
         """The warehouse's least-privilege login roles (see stack/databases.py) and their passwords."""
         return {
             LOADER_ROLE: self.settings["WAREHOUSE_LOADER_PASSWORD"],
+            TRANSFORMER_ROLE: self.settings["WAREHOUSE_TRANSFORMER_PASSWORD"],
             READER_ROLE: self.settings["WAREHOUSE_READER_PASSWORD"],
         }
 
@@ -108,8 +110,12 @@ class Environment:
     def variables(self) -> dict[str, str]:
         """Environment for Airflow, dbt, GX and the project's own code (on top of os.environ)."""
         wh = self.warehouse
-        logins = {WAREHOUSE_CONN_ID: wh.owner, LOADER_CONN_ID: LOADER_ROLE, READER_CONN_ID: READER_ROLE}
-        passwords = {wh.owner: wh.password, **self.use_roles}
+        logins = {
+            WAREHOUSE_CONN_ID: TRANSFORMER_ROLE,
+            LOADER_CONN_ID: LOADER_ROLE,
+            READER_CONN_ID: READER_ROLE,
+        }
+        passwords = self.use_roles
         warehouse_conns = {
             f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(
                 {
@@ -155,8 +161,8 @@ class Environment:
             # dbt_project/profiles.yml reads these (dbt run by hand, `dbt parse`, `dbt docs`).
             "WAREHOUSE_HOST": self.host,
             "WAREHOUSE_PORT": str(self.port),
-            "WAREHOUSE_USER": wh.owner,
-            "WAREHOUSE_PASSWORD": wh.password,
+            "WAREHOUSE_USER": TRANSFORMER_ROLE,  # dbt by hand builds as the DAG's dbt does
+            "WAREHOUSE_PASSWORD": self.use_roles[TRANSFORMER_ROLE],
             "WAREHOUSE_DB": wh.name,
             "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",

@@ -32,9 +32,11 @@ _GENERATED = {
     "PG_SUPERUSER_PASSWORD": lambda: secrets.token_urlsafe(24),
     "AIRFLOW_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
     "WAREHOUSE_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
-    # Least-privilege warehouse roles: `warehouse_loader` writes raw only (the extract tasks),
+    # Least-privilege warehouse roles (stack/databases.py): `warehouse_loader` writes raw only (the extract
+    # tasks), `warehouse_transformer` reads raw and builds the rest (dbt, gates, publish, monitoring),
     # `warehouse_reader` reads the published marts and monitoring only (pgAdmin, the status endpoint).
     "WAREHOUSE_LOADER_PASSWORD": lambda: secrets.token_urlsafe(24),
+    "WAREHOUSE_TRANSFORMER_PASSWORD": lambda: secrets.token_urlsafe(24),
     "WAREHOUSE_READER_PASSWORD": lambda: secrets.token_urlsafe(24),
     "AIRFLOW_JWT_SECRET": lambda: secrets.token_urlsafe(32),
     # Airflow UI/API logins: `operator` (admin role, for people) and `monitor` (viewer role, the account

@@ -109,7 +109,7 @@ def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool 
     """Start every part (Postgres too) and wait until each is usable; the Airflow services' handle.
     `side_by_side=False` starts pgAdmin (and workers) after Airflow: the baseline of bench/up_bench.py."""
     env.start_postgres()
-    say("postgres", f"127.0.0.1:{env.port} · roles warehouse, warehouse_loader, warehouse_reader")
+    say("postgres", f"127.0.0.1:{env.port} · roles warehouse_loader, warehouse_transformer, warehouse_reader")
     variables = {**os.environ, **env.variables()}
     builds.airflow_migrate(variables, env.state)
     builds.dbt_manifest(variables, env.state)

@@ -38,7 +38,7 @@ AIRFLOW = {
 }
 ONE_SHOT = {"airflow-init"}
 SERVICES = {"postgres", "redis", "pgadmin", "docs", *AIRFLOW, *ONE_SHOT}
-ROLES = ("airflow", "warehouse", "warehouse_loader", "warehouse_reader")
+ROLES = ("airflow", "warehouse", "warehouse_loader", "warehouse_transformer", "warehouse_reader")
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}$")  # the whole value is ${VAR:?message}
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")  # $${...} is a literal $

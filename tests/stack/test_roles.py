@@ -1,7 +1,8 @@
 """One warehouse role per use, each with only what that use needs (stack/databases.py), on a real Postgres.
 
-The loader writes raw and nothing else; the reader reads the published marts and monitoring and nothing
-else, also after a publish swap; the owner builds from what the loader owns; nobody else may connect.
+The loader writes raw and nothing else; the transformer reads raw, may not write it, and builds and
+publishes the rest; the reader reads the published marts and monitoring and nothing else, also after a
+publish swap; what an older install's owner created is handed over; nobody else may connect.
 """
 
 from __future__ import annotations
@@ -15,18 +16,30 @@ from psycopg import errors, sql
 from extract import ddl
 from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 from publish.swap import publish_marts
-from stack.databases import LOADER_ROLE, READER_ROLE, Database, ensure_schemas, ensure_use_roles
+from stack.databases import (
+    LOADER_ROLE,
+    READER_ROLE,
+    TRANSFORMER_ROLE,
+    Database,
+    ensure_schemas,
+    ensure_use_roles,
+)
 from stack.environment import Environment
 
 
 @pytest.fixture(scope="module")
 def urls(platform: Environment, warehouse_url: str) -> dict[str, str]:
-    """The module's warehouse as its owner, the loader and the reader."""
+    """The module's warehouse as its owner and each use role."""
     name = psycopg.conninfo.conninfo_to_dict(warehouse_url)["dbname"]
     ensure_use_roles(platform.admin_url, Database(name, platform.warehouse.owner, ""), platform.use_roles)
     ensure_schemas(warehouse_url)
     as_role = {role: platform.url(Database(name, role, pw)) for role, pw in platform.use_roles.items()}
-    return {"owner": warehouse_url, "loader": as_role[LOADER_ROLE], "reader": as_role[READER_ROLE]}
+    return {
+        "owner": warehouse_url,
+        "loader": as_role[LOADER_ROLE],
+        "transformer": as_role[TRANSFORMER_ROLE],
+        "reader": as_role[READER_ROLE],
+    }
 
 
 def _denied(url: str, statement: str) -> bool:
@@ -57,21 +70,40 @@ def test_the_loader_writes_raw_and_nothing_else(urls: dict[str, str]) -> None:
         "create schema elsewhere",
     ):
         assert _denied(urls["loader"], statement), statement
-    with psycopg.connect(urls["owner"], autocommit=True) as conn:  # the build reads what the loader wrote
-        assert conn.execute("select count(*) from raw.load_ledger").fetchone()[0] >= 1
 
 
-def test_raw_tables_the_owner_created_are_handed_to_the_loader(urls: dict[str, str]) -> None:
+def test_the_transformer_reads_raw_builds_the_rest_and_never_writes_raw(urls: dict[str, str]) -> None:
+    transformer = urls["transformer"]
+    with psycopg.connect(transformer, autocommit=True) as conn:
+        assert conn.execute("select count(*) from raw.load_ledger").fetchone()[0] >= 1  # loader's, later
+        conn.execute("create table staging.t_example as select 1 as id")
+        conn.execute("create schema if not exists intermediate")  # dbt creates the schemas it lacks
+        conn.execute("create temporary table increment as select 1 as id")  # dbt's incremental models
+        conn.execute("drop table staging.t_example")
+    for statement in (
+        "insert into raw.load_ledger (entity, source, content_hash, status) values ('x', 'f', 'h', 'ok')",
+        "delete from raw.load_ledger",
+        "create table raw.x (id int)",
+        "drop table raw.orders",
+    ):
+        assert _denied(transformer, statement), statement
+
+
+def test_what_the_owner_created_is_handed_to_the_role_of_its_schema(urls: dict[str, str]) -> None:
     with psycopg.connect(urls["owner"], autocommit=True) as conn:
         conn.execute("create table raw.legacy (id int)")
+        conn.execute("create table staging.legacy (id int)")
     ensure_schemas(urls["owner"])
     with psycopg.connect(urls["loader"], autocommit=True) as conn:
-        conn.execute("alter table raw.legacy add column if not exists note text")  # owner's privilege
+        conn.execute("alter table raw.legacy add column if not exists note text")  # an owner's privilege
         conn.execute("drop table raw.legacy")
+    with psycopg.connect(urls["transformer"], autocommit=True) as conn:
+        conn.execute("alter table staging.legacy add column if not exists note text")
+        conn.execute("drop table staging.legacy")
 
 
 def test_the_reader_reads_published_marts_and_monitoring_only(urls: dict[str, str]) -> None:
-    with psycopg.connect(urls["owner"], autocommit=True) as conn:
+    with psycopg.connect(urls["transformer"], autocommit=True) as conn:
         for schema, version in ((PUBLISHED_SCHEMA, 1), (BUILD_SCHEMA, 2)):
             conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, "fct_orders")))
             conn.execute(
@@ -94,7 +126,7 @@ def test_the_reader_reads_published_marts_and_monitoring_only(urls: dict[str, st
     ):
         assert _denied(reader, statement), statement
 
-    publish_marts(urls["owner"], f"run-{secrets.token_hex(4)}")  # the build becomes the published marts
+    publish_marts(urls["transformer"], f"run-{secrets.token_hex(4)}")  # the build becomes the published marts
 
     with psycopg.connect(reader) as conn:
         assert conn.execute("select version from marts.fct_orders").fetchone() == (2,)
