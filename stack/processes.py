@@ -19,9 +19,11 @@ def pid_dir() -> Path:
 
 
 def spawn(name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """Start `cmd` in a new process group, output to `log`, with a pidfile named `name`."""
+    """Start `cmd` in a new process group, output to `log`, with a pidfile named `name`. Its environment
+    names the state folder (SHOP_STATE_DIR), which is how `down` recognises a stray one."""
     log.parent.mkdir(parents=True, exist_ok=True)
     pid_dir().mkdir(parents=True, exist_ok=True)
+    env = {**env, "SHOP_STATE_DIR": str(state_dir())}
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
@@ -72,12 +74,39 @@ def running() -> dict[str, int]:
     return found
 
 
+# What the project starts in the background, as each process names itself (Airflow's API server renames
+# itself `airflow api_server -- …`).
+_OURS = ("airflow", "pgadmin4", "valkey-server", "redis-server")
+
+
+def strays() -> dict[int, str]:
+    """Process-group leaders the project started (their environment names this state folder) that no
+    pidfile lists any more: left by a `make up` killed mid-way, or a pidfile overwritten."""
+    import psutil
+
+    listed, state = set(running().values()), str(state_dir())
+    found = {}
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if proc.pid in listed or os.getsid(proc.pid) != proc.pid or not any(n in cmdline for n in _OURS):
+                continue
+            if proc.environ().get("SHOP_STATE_DIR") == state:
+                found[proc.pid] = cmdline[:80]
+        except (psutil.Error, OSError):  # gone, or another user's
+            continue
+    return found
+
+
 def down() -> int:
-    """Stop every background process the project started, then Postgres."""
+    """Stop every background process the project started (and any stray of it), then Postgres."""
     for name, pid in running().items():
         stop_group(pid)
         forget(name)
         print(f"stopped {name} (pid {pid})")
+    for pid, cmdline in strays().items():
+        stop_group(pid)
+        print(f"stopped a stray process of this project: {cmdline} (pid {pid})")
     if not ENV_FILE.exists():
         print("nothing to stop: no .env, so the project never started here")
         return 0

@@ -68,6 +68,13 @@ def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
     return values
 
 
+def in_use(port: int) -> bool:
+    """Something listens on 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port(preferred: int | None = None) -> int:
     """`preferred` when nothing listens on it, else the next free port above it (or any free port)."""
     candidates = range(preferred, preferred + 100) if preferred else [0]

@@ -27,7 +27,7 @@ from stack.databases import READER_ROLE
 from stack.environment import WAREHOUSE_DB, Environment
 from stack.pgadmin import PgAdmin, Server
 from stack.services import AirflowServices
-from stack.settings import ENV_FILE
+from stack.settings import ENV_FILE, in_use
 
 DAG_ID = "elt_ecommerce"
 WORKERS = 2
@@ -122,6 +122,7 @@ def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool 
         if ran
     ]
     say("builds", f"Airflow migrated, dbt manifest; built now: {', '.join(built) or 'nothing (up to date)'}")
+    _ports_free(env, celery)
     admin = pgadmin(env)
     admin.install()
     admin.configure()
@@ -142,6 +143,18 @@ def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool 
     wait_until_usable(env, airflow)
     say("usable", f"the operator sees {DAG_ID}; dbt docs and GX data docs served")
     return airflow
+
+
+def _ports_free(env: Environment, celery: bool) -> None:
+    """Refuse to start on a port something already answers on: readiness would be judged on that other
+    process (an API server left running by a killed `make up`, say, answers for the new one)."""
+    keys = ["AIRFLOW_API_PORT", "PGADMIN_PORT", *(["REDIS_PORT"] if celery else [])]
+    taken = [f"{key}={env.settings[key]}" for key in keys if in_use(int(env.settings[key]))]
+    if taken:
+        raise NotReady(
+            f"already in use on 127.0.0.1: {', '.join(taken)}. If it is this project's, left running, "
+            "`make down` stops it; otherwise change the port in .env."
+        )
 
 
 def stop_services() -> None:
