@@ -26,7 +26,11 @@ def spawn(name: str, cmd: list[str], env: dict[str, str], log: Path) -> subproce
     env = {**env, "SHOP_STATE_DIR": str(state_dir())}
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    (pid_dir() / f"{name}.pid").write_text(str(proc.pid))
+    # written whole or not at all: a reader in another thread (`make up` starts services side by side)
+    # must never see an empty pidfile, which `running()` would take for a dead process and delete
+    partial = pid_dir() / f".{name}.pid.tmp"
+    partial.write_text(str(proc.pid))
+    os.replace(partial, pid_dir() / f"{name}.pid")
     return proc
 
 
@@ -66,7 +70,10 @@ def stop_group(pid: int, timeout: float = 20.0) -> None:
 def running() -> dict[str, int]:
     found = {}
     for pidfile in sorted(pid_dir().glob("*.pid")) if pid_dir().exists() else []:
-        pid = int(pidfile.read_text().strip() or 0)
+        try:
+            pid = int(pidfile.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):  # removed meanwhile, or not a pidfile of ours
+            continue
         if pid and _alive(pid):
             found[pidfile.stem] = pid
         else:
