@@ -13,9 +13,6 @@ the workers write task logs into the one log folder that the API server reads, a
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -116,10 +113,4 @@ def ping(broker_url: str, timeout: float = 1.0) -> list[str]:
 def stop_workers() -> None:
     """SIGTERM every worker at once (Celery's warm shutdown: running tasks finish), then wait for
     each, SIGKILL if stuck."""
-    ours = {name: pid for name, pid in processes.running().items() if name.startswith(PREFIX)}
-    for pid in ours.values():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-    for name, pid in ours.items():
-        processes.stop_group(pid)
-        processes.forget(name)
+    processes.stop_together({n: pid for n, pid in processes.running().items() if n.startswith(PREFIX)})

@@ -5,6 +5,7 @@ Each background process runs in its own process group, so stopping it stops its 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,6 +66,17 @@ def stop_group(pid: int, timeout: float = 20.0) -> None:
             if not _alive(pid):
                 return
             time.sleep(0.2)
+
+
+def stop_together(procs: dict[str, int]) -> None:
+    """SIGTERM every group of `procs` (name -> pid) at once (each may take seconds to drain), then wait
+    for each, SIGKILL if stuck, and forget its pidfile."""
+    for pid in procs.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    for name, pid in procs.items():
+        stop_group(pid)
+        forget(name)
 
 
 def running() -> dict[str, int]:

@@ -8,10 +8,7 @@ workers and reach the API server's execution API; deferred sensors wait in the t
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import sys
 import time
 import urllib.error
@@ -115,14 +112,10 @@ class AirflowServices:
 
     def stop(self) -> None:
         """SIGTERM all four at once (each takes seconds to drain), then wait for each, SIGKILL if stuck."""
-        ours = {
-            name: pid
-            for name, pid in processes.running().items()
-            if name.startswith("airflow-") and name.removeprefix("airflow-") in SERVICES
-        }
-        for pid in ours.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-        for name, pid in ours.items():
-            processes.stop_group(pid)
-            processes.forget(name)
+        processes.stop_together(
+            {
+                name: pid
+                for name, pid in processes.running().items()
+                if name.startswith("airflow-") and name.removeprefix("airflow-") in SERVICES
+            }
+        )
