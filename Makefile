@@ -6,11 +6,16 @@ UV := $(BOOT)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 
-.PHONY: run up test bench down status install lint format clean
+.PHONY: run reset up test bench down status install lint format clean
 
-## run: install, start Postgres, migrate Airflow, run elt_ecommerce end to end (DATE=YYYY-MM-DD optional)
+## run: install, start Postgres, migrate Airflow, run elt_ecommerce end to end on the demo shop's exports,
+##      or on yours: INBOX=<folder or s3://bucket/prefix>; DATE=YYYY-MM-DD labels the run (optional)
 run: $(SYNCED)
-	@$(VENV)/bin/python -m stack run $(if $(DATE),--date $(DATE))
+	@$(VENV)/bin/python -m stack run $(if $(DATE),--date '$(DATE)') $(if $(INBOX),--inbox '$(INBOX)')
+
+## reset: empty the warehouse (raw, staging, marts, monitoring) and the demo shop, e.g. before your own exports
+reset: $(SYNCED)
+	@$(VENV)/bin/python -m stack reset
 
 ## up: the platform in the background: Airflow UI, dbt docs, GX data docs, report, pgAdmin (CELERY=1: Redis + 2 workers)
 up: $(SYNCED)

@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extract.generator import GeneratorConfig  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
-from extract.writers import write_landing  # noqa: E402
+from simshop.generator import GeneratorConfig  # noqa: E402
+from simshop.writers import write_landing  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
 from tests.warehouse import DBT_PROJECT, dbt_env  # noqa: E402

@@ -43,7 +43,7 @@ ENTITIES = ("orders", "order_items")
 
 def write_files(out: Path, orders: int, days: int) -> dict[str, list[Path]]:
     """CSV files of clean generated orders and items, one per entity per day."""
-    from extract.generator import GeneratorConfig, iter_days
+    from simshop.generator import GeneratorConfig, iter_days
 
     config = GeneratorConfig(
         seed=2026, start=date(2026, 1, 5), days=days, orders_per_day=orders // days, fault_rate=0

@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.incremental_bench import NO_TESTS, dbt  # noqa: E402
-from extract.generator import GeneratorConfig  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
-from extract.writers import write_landing  # noqa: E402
+from simshop.generator import GeneratorConfig  # noqa: E402
+from simshop.writers import write_landing  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
 

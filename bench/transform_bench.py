@@ -47,9 +47,9 @@ import psycopg  # noqa: E402
 
 from bench.generated_project import SCHEMA as GENERATED_SCHEMA  # noqa: E402
 from bench.generated_project import write_project  # noqa: E402
-from extract.generator import GeneratorConfig  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
-from extract.writers import write_landing  # noqa: E402
+from simshop.generator import GeneratorConfig  # noqa: E402
+from simshop.writers import write_landing  # noqa: E402
 from stack import builds  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.services import AirflowServices  # noqa: E402

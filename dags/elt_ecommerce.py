@@ -1,17 +1,23 @@
-"""Airflow DAG `elt_ecommerce`: land the shop's day, load raw, gate, transform, audit, publish, report.
+"""Airflow DAG `elt_ecommerce`: collect what the shop delivered, load raw, gate, transform, audit, publish.
 
-land_files → load_<entity> (parallel; each updates the Asset raw.<entity>) → validate_raw (GX
-`raw_landed`) → transform (Cosmos WATCHER: one producer task runs `dbt build` into `marts_build`; a
-task per model, seed and snapshot reports its result and its tests' and updates its Asset) →
+scan_inbox → load_customers, load_products → load_orders, load_order_items, load_sessions (each updates
+the Asset raw.<entity>) → skip_if_nothing_new → validate_raw (GX `raw_landed`) → transform (Cosmos
+WATCHER: one producer task runs `dbt build` into `marts_build`; a task per model, seed and snapshot
+reports its result and its tests' and updates its Asset) →
 validate_marts (GX `marts_publish` audits the unpublished build) → publish_marts (one transaction
 swaps it with the published `marts`; updates the Assets marts.<mart>) → build_report.
 
 Write-audit-publish: a blocking failure in either gate fails the run before publish_marts, so
 consumers keep reading the last published marts, and the failed build stays in `marts_build`.
 
-Param `source`: `files` (default) loads the logical date's folder of the landing area; `api` extracts
-each entity from the shop's REST API (Airflow connection `shop_api`: host, port, password = the bearer
-token) from its watermark in raw.api_watermarks, whatever the logical date.
+The inbox (Airflow Variable `shop_inbox`: a folder, or s3://bucket/prefix read through ObjectStoragePath
+with connection `shop_inbox`) belongs to the shop and is only read. Each run collects every export the
+ledger has not seen, in any day folder (extract/inbox.py); the logical date decides nothing. A run that
+finds nothing new skips the gates, the build and the publication, succeeds, and its report says so.
+
+Param `source`: `files` (default) collects the inbox; `api` extracts each entity from the shop's REST API
+(Airflow connection `shop_api`: host, port, password = the bearer token) from its watermark in
+raw.api_watermarks.
 
 Wiring only: the work lives in `extract/`, `dbt_project/`, `gx/` and `monitoring/`. Heavy imports
 happen inside the tasks; nothing here touches a database or the network at parse time.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import DAG, Asset, BaseHook, Param, chain, task
@@ -30,6 +36,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from publish import MARTS
+from stack.connections import ELT_START_DATE
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt_project"
@@ -64,16 +71,24 @@ def _shop_api() -> tuple[str, str]:
 
 
 @task
-def land_files(ds: str | None = None, params: dict | None = None) -> str:
-    """Write the day's shop export (a small deterministic sample) into the landing folder (files only)."""
-    from datetime import date
+def scan_inbox(params: dict | None = None) -> dict:
+    """List the inbox: the exports the ledger has not seen (in load order), files still being written,
+    and what is not an export, with the reason. Reads only; loads nothing."""
+    import logging
 
-    from extract.sample import write_day
+    from extract.inbox import scan
+    from stack.connections import inbox, settle_seconds
 
-    landing = _state_dir() / "landing"
-    if params.get("source", "files") == "files":
-        write_day(landing, date.fromisoformat(ds))
-    return str(landing)
+    if params.get("source", "files") == "api":
+        return {"source": "api"}
+    found = scan(_warehouse_url(LOADER_CONN_ID), inbox(), settle_seconds=settle_seconds())
+    log = logging.getLogger(__name__)
+    log.info("%s: %s new files, %s seen before", found.inbox, len(found.new), found.seen)
+    for f in found.waiting:
+        log.warning("waiting for %s: it changed moments ago (still being written?); the next run takes it", f)
+    for where, why in found.ignored:
+        log.warning("ignored %s: %s", where, why)
+    return {"source": "files", **found.to_dict()}
 
 
 def raw_asset(entity: str) -> Asset:
@@ -82,16 +97,17 @@ def raw_asset(entity: str) -> Asset:
 
 
 @task
-def load_entity(entity: str, landing: str, ds: str | None = None, params: dict | None = None) -> dict:
-    """COPY the day's files of one entity into raw.<entity>: one file, one transaction; unreadable rows go
+def load_entity(entity: str, found: dict, run_id: str | None = None) -> dict:
+    """COPY the entity's new inbox files into raw.<entity>: one file, one transaction; unreadable rows go
     to raw.load_rejects, an unreadable file is recorded as rejected and the other files still load.
     With source=api: the API's changes since the entity's watermark, one page, one transaction."""
     import logging
     from dataclasses import asdict
 
-    from extract.load import load_folder
+    from extract.inbox import Scan, collect
+    from stack.connections import inbox
 
-    if params.get("source", "files") == "api":
+    if found["source"] == "api":
         from extract.api import extract_entity
 
         base_url, token = _shop_api()
@@ -107,12 +123,25 @@ def load_entity(entity: str, landing: str, ds: str | None = None, params: dict |
             "watermark": str(result.watermark),
         }
 
-    results = load_folder(_warehouse_url(LOADER_CONN_ID), entity, Path(landing) / entity / ds)
+    files = Scan.from_dict(found).for_entity(entity)
+    results = collect(_warehouse_url(LOADER_CONN_ID), inbox(), files, run_id)
     for result in results:
-        if result.status == "rejected":
-            logging.getLogger(__name__).warning("file rejected: %s", result.error)
+        if result.status in ("rejected", "changed"):
+            logging.getLogger(__name__).warning("file %s: %s", result.status, result.error)
     totals = {k: sum(getattr(r, k) for r in results) for k in ("rows_read", "rows_loaded", "rows_rejected")}
-    return {"entity": entity, **totals, "batches": [asdict(r) for r in results]}
+    return {"entity": entity, "source": "files", **totals, "batches": [asdict(r) for r in results]}
+
+
+@task.short_circuit(ignore_downstream_trigger_rules=False)
+def skip_if_nothing_new(loads: list[dict]) -> bool:
+    """Go on to the gates and the build only when a load brought rows; else skip them (the published
+    marts stand) and let build_report say that nothing new came."""
+    import logging
+
+    rows = sum(load["rows_loaded"] for load in loads)
+    if not rows:
+        logging.getLogger(__name__).info("nothing new: no rows loaded; the published marts stand")
+    return rows > 0
 
 
 def _run_gate(checkpoint: str, run_id: str) -> dict:
@@ -152,12 +181,15 @@ def publish_marts(run_id: str | None = None) -> dict:
     return {"run_id": publication.run_id, "relations": list(publication.relations)}
 
 
-@task
-def build_report(run_id: str | None = None, ds: str | None = None) -> str:
-    """Rows per table, dbt results and GX results of this run, as HTML + JSON under .state/reports."""
+@task(trigger_rule="none_failed")
+def build_report(found: dict, loads: list[dict], run_id: str | None = None, ds: str | None = None) -> str:
+    """What this run collected per day folder, rows per table, dbt and GX results, as HTML + JSON under
+    .state/reports (also when nothing new came: it says so), and a row in monitoring.collections."""
     from monitoring.report import write_report
 
-    return str(write_report(_warehouse_url(), "elt_ecommerce", run_id, ds, _state_dir() / "reports"))
+    return str(
+        write_report(_warehouse_url(), "elt_ecommerce", run_id, ds, _state_dir() / "reports", found, loads)
+    )
 
 
 def producer_first(group: DbtTaskGroup) -> None:
@@ -184,7 +216,7 @@ with DAG(
     dag_id="elt_ecommerce",
     description="Shop exports → raw → dbt staging/marts → GX gates → report",
     schedule="@daily",
-    start_date=datetime(2026, 11, 1),
+    start_date=ELT_START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["elt", "ecommerce", "dbt", "gx"],
@@ -192,15 +224,17 @@ with DAG(
     doc_md=__doc__,
     params={
         "source": Param(
-            "files", enum=["files", "api"], description="files: the landing folder; api: the shop API"
+            "files", enum=["files", "api"], description="files: the shop's inbox; api: the shop API"
         )
     },
 ):
-    landing = land_files()
-    loads = [
-        load_entity.override(task_id=f"load_{entity}", outlets=[raw_asset(entity)])(entity, landing)
+    found = scan_inbox()
+    loads = {
+        entity: load_entity.override(task_id=f"load_{entity}", outlets=[raw_asset(entity)])(entity, found)
         for entity in ENTITIES
-    ]
+    }
+    for named in ("customers", "products"):  # what orders, items and sessions name lands first
+        loads[named] >> [loads["orders"], loads["order_items"], loads["sessions"]]
     transform = DbtTaskGroup(
         group_id="transform",
         project_config=ProjectConfig(
@@ -230,4 +264,6 @@ with DAG(
         ),
     )
     producer_first(transform)
-    chain(landing, loads, validate_raw(), transform, validate_marts(), publish_marts(), build_report())
+    new = skip_if_nothing_new(list(loads.values()))
+    report = build_report(found, list(loads.values()))
+    chain(new, validate_raw(), transform, validate_marts(), publish_marts(), report)

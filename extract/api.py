@@ -28,8 +28,7 @@ import httpx
 import psycopg
 
 from extract import watermark
-from extract.contract import FIELDS
-from extract.landing import ENTITY_ORDER
+from extract.contract import ENTITY_ORDER, FIELDS
 from extract.load import load_records
 
 log = logging.getLogger(__name__)

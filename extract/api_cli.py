@@ -1,4 +1,4 @@
-"""The CLI's `serve` (the shop API over generated data) and `api` (extract it into raw.*) commands.
+"""The CLI's `extract` command: land what changed in the shop's REST API into raw.*.
 
 The token comes from `SHOP_API_TOKEN` only (a command-line argument would show in `ps`).
 """
@@ -10,47 +10,9 @@ import logging
 import os
 
 from extract.landing import ENTITY_ORDER, warehouse_url_from_env
-from extract.writers import add_config_arguments, config_from
 
 TOKEN_VARIABLE = "SHOP_API_TOKEN"
-DEFAULT_PORT = 8765
-
-
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (0: any free port)")
-    add_config_arguments(parser)
-    parser.add_argument(
-        "--http-faults", type=float, default=0.0, help="chance of each of 429, 503, 500 and a slow answer"
-    )
-    parser.add_argument("--http-fault-seed", type=int, default=0)
-    parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a slow answer")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def serve_cli(args: argparse.Namespace) -> int:
-    """`python -m extract serve [--port P] [generator options] [--http-faults RATE]`: blocks until Ctrl-C."""
-    from extract.api_faults import Faults
-    from extract.api_server import serve
-    from extract.api_store import store_from_generator
-
-    token = os.environ.get(TOKEN_VARIABLE)
-    if not token:
-        print(f"set {TOKEN_VARIABLE} to the token clients must send (Authorization: Bearer <token>)")
-        return 2
-    try:
-        config = config_from(args)
-    except ValueError as err:
-        print(f"error: {err}")
-        return 2
-    faults = (
-        Faults.uniform(args.http_faults, seed=args.http_fault_seed, slow_seconds=args.slow_seconds)
-        if args.http_faults
-        else None
-    )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    store = store_from_generator(config, progress=not args.no_progress)
-    serve(store, token, port=args.port, faults=faults)
-    return 0
+DEFAULT_PORT = 8765  # the simulated shop's `python -m simshop serve`
 
 
 def add_extract_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""The shop's export contract (`CONTRACT.md`): entities, their fields, their keys."""
+"""The shop's export contract (docs/contract.md): entities, their fields, their keys."""
 
 from __future__ import annotations
 
@@ -62,6 +62,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "order_items": ("product_id", "quantity", "unit_price"),
     "sessions": ("started_at", "device"),
 }
+
+# The order a run lands entities in: customers and products before the orders, items and sessions naming them.
+ENTITY_ORDER = ("customers", "products", "orders", "order_items", "sessions")
 
 ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
 REVENUE_STATUSES = ("paid", "shipped", "delivered")

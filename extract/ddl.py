@@ -32,8 +32,18 @@ alter table raw.load_ledger
     add column if not exists source_kind text not null default 'file',
     add column if not exists rows_rejected integer,
     add column if not exists load_path text,
-    add column if not exists error text;
+    add column if not exists error text,
+    -- where an inbox file came from and how it looked when it was collected (the next run skips it
+    -- when it still looks the same), which run collected it, and the batch a re-sent copy repeats
+    add column if not exists day_folder text,
+    add column if not exists size_bytes bigint,
+    add column if not exists modified_at timestamptz,
+    add column if not exists source_version text,
+    add column if not exists run_id text,
+    add column if not exists duplicate_of bigint;
 create index if not exists load_ledger_entity_hash on raw.load_ledger (entity, content_hash);
+create index if not exists load_ledger_source on raw.load_ledger (source);
+create index if not exists load_ledger_run on raw.load_ledger (run_id);
 create table if not exists raw.load_rejects (
     reject_id    bigint generated always as identity primary key,
     batch_id     bigint not null references raw.load_ledger (batch_id),
@@ -92,6 +102,17 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     `create schema if not exists` of a schema that exists, and the loader role has no such right."""
     if conn.execute("select to_regnamespace('raw') is null").fetchone()[0]:
         conn.execute("create schema raw")
+
+
+def ensure_ledger(conninfo: str) -> None:
+    """Create (or bring up to date) schema raw, the ledger and the rejects table; once per process."""
+    if (conninfo, "") in _ready:
+        return
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('extract.raw_ddl'))")
+        ensure_schema(conn)
+        conn.execute(LEDGER)
+    _ready.add((conninfo, ""))
 
 
 def ensure_raw(conninfo: str, entity: str) -> None:

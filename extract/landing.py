@@ -1,8 +1,9 @@
-"""Load a whole landing folder (`<landing>/<entity>/<YYYY-MM-DD>/<file>`), as the CLI and backfills do.
+"""`python -m extract load INBOX`: land everything new in an inbox (a folder or `s3://bucket/prefix`), as the
+DAG's load tasks do; the library call is `load_landing`.
 
-Entities load in dependency order (customers and products before what names them), days in order, files
-in name order; each file is its own transaction (extract/load.py), so an interrupted run resumes where
-it stopped: files already loaded are skipped by their content hash.
+Entities load in dependency order (customers and products before what names them), day folders in order,
+files in name order; each file is its own transaction (extract/load.py), so an interrupted run resumes
+where it stopped: what the ledger recorded is not collected again (extract/inbox.py).
 """
 
 from __future__ import annotations
@@ -11,96 +12,126 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from extract.contract import FIELDS
-from extract.load import BatchResult, load_file, source_files
+from extract.contract import ENTITY_ORDER, FIELDS
+from extract.inbox import SETTLE_SECONDS, Scan, collect, scan
+from extract.load import BatchResult
 
-ENTITY_ORDER = ("customers", "products", "orders", "order_items", "sessions")
+ENV_PREFIXES = ("WAREHOUSE_LOADER", "WAREHOUSE")  # the loader's role first: it alone writes raw.*
 
 
 def warehouse_url_from_env() -> str | None:
-    """The warehouse's libpq URL from `WAREHOUSE_URL`, else from the WAREHOUSE_* variables that
-    `python -m stack env` exports (and dbt's profile reads)."""
-    if os.environ.get("WAREHOUSE_URL"):
-        return os.environ["WAREHOUSE_URL"]
-    keys = ("WAREHOUSE_HOST", "WAREHOUSE_PORT", "WAREHOUSE_USER", "WAREHOUSE_PASSWORD", "WAREHOUSE_DB")
-    if not all(os.environ.get(k) for k in keys):
-        return None
-    from psycopg.conninfo import make_conninfo
+    """The warehouse's libpq URL for loading: `WAREHOUSE_LOADER_URL` or `WAREHOUSE_URL`, else the
+    WAREHOUSE_LOADER_* (or WAREHOUSE_*) variables that `python -m stack env` exports."""
+    for prefix in ENV_PREFIXES:
+        if os.environ.get(f"{prefix}_URL"):
+            return os.environ[f"{prefix}_URL"]
+    for prefix in ENV_PREFIXES:
+        keys = [f"{prefix}_{k}" for k in ("HOST", "PORT", "USER", "PASSWORD", "DB")]
+        if all(os.environ.get(k) for k in keys):
+            from psycopg.conninfo import make_conninfo
 
-    host, port, user, password, db = (os.environ[k] for k in keys)
-    return make_conninfo(host=host, port=port, user=user, password=password, dbname=db)
-
-
-def landing_files(landing: Path, entities: Iterable[str] = ENTITY_ORDER, days: set[str] | None = None):
-    """(entity, path) for every source file under `landing`, in load order."""
-    for entity in entities:
-        if entity not in FIELDS:
-            raise ValueError(f"unknown entity {entity!r}; known: {', '.join(FIELDS)}")
-        root = landing / entity
-        folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        for folder in folders:
-            if days is None or folder.name in days:
-                for path in source_files(folder):
-                    yield entity, path
+            host, port, user, password, db = (os.environ[k] for k in keys)
+            return make_conninfo(host=host, port=port, user=user, password=password, dbname=db)
+    return None
 
 
-def load_landing(
+def open_inbox(where: str | Path) -> Any:
+    """A local folder as a Path; a URL (`s3://bucket/prefix`, …) as a universal_pathlib UPath, whose
+    credentials come from the usual variables of its store (for S3: AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL…)."""
+    text = str(where)
+    if "://" not in text:
+        return Path(text).expanduser()
+    from upath import UPath
+
+    return UPath(text)
+
+
+def land(
     conninfo: str,
-    landing: Path,
+    inbox: Any,
     entities: Iterable[str] = ENTITY_ORDER,
     days: set[str] | None = None,
     progress: bool = True,
-) -> list[BatchResult]:
-    """Load every source file under `landing`; a progress bar counts files and rows."""
+    *,
+    settle_seconds: float = SETTLE_SECONDS,
+    run_id: str | None = None,
+) -> tuple[Scan, list[BatchResult]]:
+    """Land every new file of the inbox (of `days` only, when given); a progress bar counts files and rows.
+    Returns what the scan found (its `new`: the files this call took) and each file's result."""
     from tqdm import tqdm
 
-    files = list(landing_files(landing, entities, days))
+    for entity in entities:
+        if entity not in FIELDS:
+            raise ValueError(f"unknown entity {entity!r}; known: {', '.join(FIELDS)}")
+    found = scan(conninfo, inbox, entities, settle_seconds=settle_seconds)
+    found.new = [f for f in found.new if days is None or f.day in days]
     results: list[BatchResult] = []
-    with tqdm(files, unit="file", disable=not progress, desc="loading") as bar:
-        for entity, path in bar:
-            result = load_file(conninfo, entity, path)
-            results.append(result)
+    with tqdm(found.new, unit="file", disable=not progress, desc="loading") as bar:
+        for f in bar:
+            results += collect(conninfo, inbox, [f], run_id)
             bar.set_postfix(
                 rows=sum(r.rows_loaded for r in results), rejected=sum(r.rows_rejected for r in results)
             )
-    return results
+    return found, results
 
 
-def summarise(results: list[BatchResult]) -> str:
+def load_landing(conninfo: str, inbox: Any, *args: Any, **options: Any) -> list[BatchResult]:
+    """`land`'s results only."""
+    return land(conninfo, inbox, *args, **options)[1]
+
+
+def summarise(results: list[BatchResult], found: Scan | None = None) -> str:
     status = Counter(r.status for r in results)
     lines = [
-        f"{len(results)} files: {status['loaded']} loaded, {status['skipped']} skipped (already loaded),"
-        f" {status['rejected']} rejected whole",
+        f"{len(results)} new files: {status['loaded']} loaded, {status['duplicate']} duplicates of files"
+        f" already loaded, {status['rejected']} rejected whole, {status['changed']} changed while loading"
+        " (left for the next run)",
         f"rows: {sum(r.rows_read for r in results):,} read = {sum(r.rows_loaded for r in results):,} loaded"
         f" + {sum(r.rows_rejected for r in results):,} rejected (raw.load_rejects)",
     ]
     lines += [f"rejected file: {r.error}" for r in results if r.status == "rejected"]
+    if found is not None:
+        lines.insert(0, f"{found.inbox}: {len(found.new)} new files, {found.seen} seen before")
+        lines += [f"waiting (still being written?): {f.relative}" for f in found.waiting]
+        lines += [f"ignored: {where}: {why}" for where, why in found.ignored]
+    if not results:
+        lines.insert(1, "nothing new in the inbox")
     return "\n".join(lines)
 
 
 def cli(args) -> int:
-    """`python -m extract load LANDING [--entity E …] [--day D …] [--url URL] [--no-progress]`."""
+    """`python -m extract load INBOX [--entity E …] [--day D …] [--url URL] [--no-progress]`."""
     url = args.url or warehouse_url_from_env()
     if not url:
-        print('no warehouse: pass --url, set WAREHOUSE_URL, or eval "$(python -m stack env)"')
+        print('no warehouse: pass --url, set WAREHOUSE_LOADER_URL, or eval "$(python -m stack env)"')
         return 2
-    results = load_landing(
+    found, results = land(
         url,
-        Path(args.landing),
+        open_inbox(args.inbox),
         args.entity or ENTITY_ORDER,
         set(args.day) if args.day else None,
         not args.no_progress,
+        settle_seconds=args.settle_seconds,
     )
-    print(summarise(results))
+    print(summarise(results, found))
     return 0
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("landing", help="landing folder: <landing>/<entity>/<YYYY-MM-DD>/<files>")
+    parser.add_argument(
+        "inbox", help="the inbox: a folder or s3://bucket/prefix (<entity>/<YYYY-MM-DD>/<files>)"
+    )
     parser.add_argument(
         "--entity", action="append", choices=ENTITY_ORDER, help="only this entity (repeatable)"
     )
-    parser.add_argument("--day", action="append", help="only this day, YYYY-MM-DD (repeatable)")
-    parser.add_argument("--url", help="warehouse libpq URL (default: WAREHOUSE_URL or the stack's env)")
+    parser.add_argument("--day", action="append", help="only this day folder, YYYY-MM-DD (repeatable)")
+    parser.add_argument(
+        "--url", help="warehouse libpq URL (default: WAREHOUSE_LOADER_URL or the stack's env)"
+    )
+    parser.add_argument(
+        "--settle-seconds", type=float, default=SETTLE_SECONDS,
+        help="a local file modified more recently than this is still being written (default %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -6,7 +6,9 @@ position, see extract/readers.py), `_loaded_at`. Rows that cannot be read go to 
 their raw content and reason; the rest of the file loads. `raw.load_ledger` records every batch: rows
 read = loaded + rejected.
 
-A file whose content hash was already loaded for the entity is skipped. Two paths, one result:
+A file whose content hash was already loaded for the entity is not loaded again: the same file again is
+skipped; the same content under another name (a re-sent copy) is recorded as a `duplicate` of the batch that
+loaded it, with no rows. Two paths, one result:
 - fast: a clean CSV whose header holds only contract fields streams its bytes straight into COPY (Postgres
   parses the CSV; `_line` and `_batch_id` come from column defaults set for the batch);
 - careful: anything else (JSON, extra fields, or a CSV that COPY refuses: a wrong field count, bad bytes) is
@@ -23,6 +25,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +38,45 @@ from extract.readers import FileRejected, Row, check_file, object_row, open_bina
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "FileRejected", "file_hash", "load_file", "load_folder", "load_records"]
+__all__ = [
+    "BatchResult",
+    "FileChanged",
+    "FileRejected",
+    "Origin",
+    "file_hash",
+    "load_file",
+    "load_folder",
+    "load_records",
+]
 
 CHUNK = 1 << 20
 SOURCE_SUFFIXES = (".csv", ".json", ".ndjson", ".jsonl")
+
+
+class FileChanged(RuntimeError):
+    """The file changed while it was being loaded (still being written): nothing of it was committed."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a file comes from, as the ledger records it: its location (a path or a URL), its day folder,
+    and how it looked when it was collected (size, modification time, the object store's version)."""
+
+    source: str
+    day_folder: str | None = None
+    size: int | None = None
+    modified: datetime | None = None
+    version: str | None = None
+    run_id: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "day_folder": self.day_folder,
+            "size_bytes": self.size,
+            "modified_at": self.modified,
+            "source_version": self.version,
+            "run_id": self.run_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -49,9 +87,12 @@ class BatchResult:
     rows_read: int
     rows_loaded: int
     rows_rejected: int
-    status: str  # loaded | skipped (same content already loaded) | rejected (the whole file)
+    # loaded | skipped (this file's content is already loaded) | duplicate (the same content under another
+    # name: recorded, no rows) | rejected (the whole file) | changed (it changed while loading: not loaded)
+    status: str
     path: str | None = None  # fast | careful
     error: str | None = None
+    day_folder: str | None = None
 
     @property
     def skipped(self) -> bool:
@@ -66,21 +107,41 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _begin_batch(conn: psycopg.Connection, entity: str, source: str, digest: str, kind: str) -> int | None:
-    """Lock the entity, return a new batch id, or None when this content is already loaded."""
-    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"extract.load.{entity}"])
-    already = conn.execute(
-        "select batch_id from raw.load_ledger where entity = %s and content_hash = %s and status = 'loaded'",
-        [entity, digest],
-    ).fetchone()
-    if already:
-        return None
+def _insert_ledger(conn: psycopg.Connection, values: Mapping[str, Any]) -> int:
+    columns = [k for k, v in values.items() if v is not None]
     (batch_id,) = conn.execute(
-        "insert into raw.load_ledger (entity, source, source_kind, content_hash, status)"
-        " values (%s, %s, %s, %s, 'loading') returning batch_id",
-        [entity, source, kind, digest],
+        sql.SQL("insert into raw.load_ledger ({}) values ({}) returning batch_id").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        ),
+        [values[k] for k in columns],
     ).fetchone()
     return batch_id
+
+
+def _begin_batch(
+    conn: psycopg.Connection, entity: str, origin: Origin, digest: str, kind: str
+) -> tuple[int | None, str]:
+    """Lock the entity; return (a new batch id, "loading"), or (None, "skipped") when the ledger already
+    has this content from this source (looking as it does now), or (a new ledger row, "duplicate") when the
+    content was loaded before from another source or before a touch: recorded, with no rows."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"extract.load.{entity}"])
+    earlier = conn.execute(
+        "select batch_id, status, source = %s, source = %s and (%s::bigint is null or"
+        " (size_bytes, modified_at) is not distinct from (%s::bigint, %s::timestamptz))"
+        " from raw.load_ledger where entity = %s and content_hash = %s"
+        " and status in ('loaded', 'rejected', 'duplicate') order by batch_id",
+        [origin.source, origin.source, origin.size, origin.size, origin.modified, entity, digest],
+    ).fetchall()
+    loaded = next((batch for batch, status, *_ in earlier if status == "loaded"), None)
+    if any(same for *_, same in earlier) or (loaded is not None and kind != "file"):
+        return None, "skipped"  # this very file again, or an API page fetched again: nothing new
+    row = {"entity": entity, "source": origin.source, "source_kind": kind, "content_hash": digest}
+    if loaded is not None:
+        counts = {"rows_read": 0, "rows_loaded": 0, "rows_rejected": 0, "finished_at": datetime.now(UTC)}
+        duplicate = row | origin.columns() | counts | {"status": "duplicate", "duplicate_of": loaded}
+        return _insert_ledger(conn, duplicate), "duplicate"
+    return _insert_ledger(conn, row | origin.columns() | {"status": "loading"}), "loading"
 
 
 def _finish_batch(
@@ -145,57 +206,93 @@ def _copy_rows(conn: psycopg.Connection, entity: str, rows: Iterable[Row], batch
     return loaded, len(rejects)
 
 
-def _record_rejected_file(conninfo: str, entity: str, source: str, digest: str, error: str) -> None:
+def _record_rejected_file(conninfo: str, entity: str, origin: Origin, digest: str, error: str) -> str:
+    """Record a file rejected whole (unless this very file was recorded before); "rejected" or "skipped"."""
     with psycopg.connect(conninfo) as conn:
-        conn.execute(
-            "insert into raw.load_ledger (entity, source, source_kind, content_hash, status, rows_read,"
-            " rows_loaded, rows_rejected, error, finished_at)"
-            " values (%s, %s, 'file', %s, 'rejected', 0, 0, 0, %s, clock_timestamp())",
-            [entity, source, digest, error],
-        )
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"extract.load.{entity}"])
+        if conn.execute(
+            "select 1 from raw.load_ledger where entity = %s and source = %s and content_hash = %s"
+            " and (%s::bigint is null or (size_bytes, modified_at) is not distinct from"
+            " (%s::bigint, %s::timestamptz))",
+            [entity, origin.source, digest, origin.size, origin.size, origin.modified],
+        ).fetchone():
+            return "skipped"
+        row = {"entity": entity, "source": origin.source, "source_kind": "file", "content_hash": digest,
+               "status": "rejected", "rows_read": 0, "rows_loaded": 0, "rows_rejected": 0, "error": error,
+               "finished_at": datetime.now(UTC)}  # fmt: skip
+        _insert_ledger(conn, row | origin.columns())
+    return "rejected"
 
 
-def load_file(conninfo: str, entity: str, path: Path) -> BatchResult:
+def load_file(
+    conninfo: str,
+    entity: str,
+    path: Path,
+    origin: Origin | None = None,
+    unchanged: Callable[[], bool] | None = None,
+) -> BatchResult:
     """Load one file into raw.<entity> in one transaction. A file that cannot be read at all is recorded as
-    rejected in the ledger and returned with its error (it never raises for bad content)."""
+    rejected in the ledger and returned with its error (it never raises for bad content).
+
+    `origin` names the file in the ledger (default: its path); `unchanged()`, asked just before the
+    commit, says whether the file still looks as it did when it was collected: when it does not, nothing
+    is committed and the result's status is `changed` (the next run collects it again)."""
     started = time.monotonic()
-    source, digest = str(path), file_hash(path)
+    origin = origin or Origin(str(path))
+    source, digest, day = origin.source, file_hash(path), origin.day_folder
     ddl.ensure_raw(conninfo, entity)
     try:
         layout = check_file(path, entity)
     except FileRejected as err:
-        log.warning("file rejected: %s", err)
-        _record_rejected_file(conninfo, entity, source, digest, str(err))
-        return BatchResult(entity, source, None, 0, 0, 0, "rejected", error=str(err))
-    with psycopg.connect(conninfo) as conn:
-        batch_id = _begin_batch(conn, entity, source, digest, "file")
-        if batch_id is None:
-            log.info("skip %s: this content is already loaded", path)
-            return BatchResult(entity, source, None, 0, 0, 0, "skipped")
-        fast_ok = (
-            layout is not None
-            and set(layout.header) <= set(FIELDS[entity])
-            and len(set(layout.header)) == len(layout.header)
-        )
-        if fast_ok:
-            try:
-                with conn.transaction():  # a savepoint: a refused COPY falls back to the careful path
-                    loaded = _copy_fast(conn, entity, path, layout, batch_id, source)
-                _finish_batch(conn, batch_id, loaded, loaded, 0, "fast", started)
-                return BatchResult(entity, source, batch_id, loaded, loaded, 0, "loaded", "fast")
-            except (psycopg.DataError, EOFError, OSError, zlib.error) as err:
-                log.info("%s: COPY refused it (%s); reading it row by row", path, str(err).splitlines()[0])
-        loaded, rejected = _copy_rows(conn, entity, read_rows(path, entity, layout), batch_id, source)
-        _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, "careful", started)
+        error = str(err).replace(str(path), source)
+        log.warning("file rejected: %s", error)
+        status = _record_rejected_file(conninfo, entity, origin, digest, error)
+        return BatchResult(entity, source, None, 0, 0, 0, status, error=error, day_folder=day)
+    try:
+        with psycopg.connect(conninfo) as conn:
+            batch_id, state = _begin_batch(conn, entity, origin, digest, "file")
+            if state != "loading":
+                log.info("%s %s: this content is already loaded", state, source)
+                return BatchResult(entity, source, batch_id, 0, 0, 0, state, day_folder=day)
+            loaded, rejected, how = _copy_file(conn, entity, path, layout, batch_id, source)
+            _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, how, started)
+            if unchanged is not None and not unchanged():
+                raise FileChanged(f"{source} changed while it was being loaded")
+    except FileChanged as err:
+        log.warning("%s: nothing committed; the next run collects it again", err)
+        return BatchResult(entity, source, None, 0, 0, 0, "changed", error=str(err), day_folder=day)
     if rejected:
         log.warning(
             "%s: %s rows loaded, %s rejected (see raw.load_rejects, batch %s)",
-            path,
+            source,
             loaded,
             rejected,
             batch_id,
         )
-    return BatchResult(entity, source, batch_id, loaded + rejected, loaded, rejected, "loaded", "careful")
+    return BatchResult(
+        entity, source, batch_id, loaded + rejected, loaded, rejected, "loaded", how, None, day
+    )
+
+
+def _copy_file(
+    conn: psycopg.Connection, entity: str, path: Path, layout, batch_id: int, source: str
+) -> tuple[int, int, str]:
+    """COPY the file's rows: the fast path when the CSV allows it, else (or when COPY refuses it) row by
+    row. Returns (loaded, rejected, path taken)."""
+    fast_ok = (
+        layout is not None
+        and set(layout.header) <= set(FIELDS[entity])
+        and len(set(layout.header)) == len(layout.header)
+    )
+    if fast_ok:
+        try:
+            with conn.transaction():  # a savepoint: a refused COPY falls back to the careful path
+                loaded = _copy_fast(conn, entity, path, layout, batch_id, source)
+            return loaded, 0, "fast"
+        except (psycopg.DataError, EOFError, OSError, zlib.error) as err:
+            log.info("%s: COPY refused it (%s); reading it row by row", source, str(err).splitlines()[0])
+    loaded, rejected = _copy_rows(conn, entity, read_rows(path, entity, layout), batch_id, source)
+    return loaded, rejected, "careful"
 
 
 def source_files(folder: Path) -> list[Path]:
@@ -238,8 +335,8 @@ def load_records(
     batch = list(records)
     ddl.ensure_raw(conninfo, entity)
     with psycopg.connect(conninfo) as conn:
-        batch_id = _begin_batch(conn, entity, source, records_hash(entity, batch), "api")
-        if batch_id is None:
+        batch_id, state = _begin_batch(conn, entity, Origin(source), records_hash(entity, batch), "api")
+        if state != "loading":
             if in_transaction:
                 in_transaction(conn)
             return BatchResult(entity, source, None, 0, 0, 0, "skipped")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 
-def _yesterday() -> date:
-    return (datetime.now(UTC) - timedelta(days=1)).date()
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,10 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start Postgres, migrate Airflow, run elt_ecommerce end to end")
     run.add_argument(
-        "--date",
-        type=date.fromisoformat,
-        default=_yesterday(),
-        help="logical date (the shop day to land), default yesterday (UTC)",
+        "--date", type=_date, default=None, help="the run's logical date, a label (default: now, UTC)"
+    )
+    run.add_argument(
+        "--inbox", default=None, help="a folder or s3://bucket/prefix (default: INBOX or the demo)"
+    )
+    commands.add_parser(
+        "reset", help="empty the warehouse (raw, staging, marts, monitoring) for another shop"
     )
     up = commands.add_parser("up", help="start the platform's services and UIs in the background")
     up.add_argument("--celery", action="store_true", help="CeleryExecutor: Redis and two workers")
@@ -33,7 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from stack.run import run_pipeline
 
-        return run_pipeline(args.date)
+        return run_pipeline(args.date, args.inbox)
+    if args.command == "reset":
+        from stack.databases import reset_warehouse
+        from stack.environment import Environment
+
+        env = Environment.load()
+        env.start_postgres()
+        reset_warehouse(env.warehouse_url)
+        print("the warehouse is empty (raw, staging, marts, monitoring); the demo shop starts over too")
+        import shutil
+
+        shutil.rmtree(env.demo_home, ignore_errors=True)
+        return 0
     if args.command == "up":
         from stack.up import up
 

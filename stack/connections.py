@@ -7,12 +7,16 @@ The connection comes from an `AIRFLOW_CONN_WAREHOUSE` variable or the secrets ba
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 WAREHOUSE_CONN_ID = "warehouse"  # as warehouse_transformer: builds, gates, publishes, monitors
 LOADER_CONN_ID = "warehouse_loader"  # the extract tasks: writes raw only
 READER_CONN_ID = "warehouse_reader"  # the status endpoint (and pgAdmin): reads marts and monitoring only
 AIRFLOW_API_CONN_ID = "airflow_api"
+# elt_ecommerce's start date: its logical date only labels a run (what a run loads is what is new in the
+# inbox), so any date from this one up to now may be given to `make run DATE=…`
+ELT_START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 WEBHOOK_CONN_ID = "alert_webhook"
 
 
@@ -56,3 +60,36 @@ def optional_connection(conn_id: str):
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
+
+
+INBOX_VARIABLE = "shop_inbox"  # Airflow Variable (AIRFLOW_VAR_SHOP_INBOX): a folder or s3://bucket/prefix
+INBOX_CONN_ID = "shop_inbox"  # an object-store inbox's credentials (e.g. AIRFLOW_CONN_SHOP_INBOX)
+SETTLE_VARIABLE = "shop_inbox_settle_seconds"  # a local file younger than this is still being written
+
+
+def inbox():
+    """The shop's inbox, from Airflow Variable `shop_inbox` (inside a running task): a `Path` for a folder,
+    an `ObjectStoragePath` with connection `shop_inbox` (when defined) for a URL such as s3://bucket/prefix."""
+    from pathlib import Path
+
+    from airflow.sdk import ObjectStoragePath, Variable
+    from airflow.sdk.exceptions import AirflowFailException
+
+    where = Variable.get(INBOX_VARIABLE, default=None)
+    if not where:
+        raise AirflowFailException(
+            f"no inbox: set the Airflow Variable {INBOX_VARIABLE!r} (e.g. AIRFLOW_VAR_SHOP_INBOX, which"
+            " `make run INBOX=…` and `make up` set from .env's INBOX) to a folder or s3://bucket/prefix"
+        )
+    if "://" not in where:
+        return Path(where).expanduser()
+    conn_id = INBOX_CONN_ID if optional_connection(INBOX_CONN_ID) is not None else None
+    return ObjectStoragePath(where, conn_id=conn_id)
+
+
+def settle_seconds() -> float:
+    from airflow.sdk import Variable
+
+    from extract.inbox import SETTLE_SECONDS
+
+    return float(Variable.get(SETTLE_VARIABLE, default=SETTLE_SECONDS))

@@ -191,3 +191,16 @@ def _grant_reader(conn: psycopg.Connection, transformer: bool) -> None:
         if transformer:
             _run(conn, "alter default privileges for role {builder} in schema {schema}"
                        " grant select on tables to {role}", **names)  # fmt: skip
+
+
+def reset_warehouse(warehouse_url: str) -> None:
+    """Drop every schema of the warehouse (raw, staging, marts, monitoring, dbt's) and create the empty
+    ones again: for another shop's data (`make reset`). Airflow's database is not touched."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        schemas = conn.execute(
+            "select nspname from pg_namespace where nspname !~ '^pg_'"
+            " and nspname not in ('information_schema', 'public')"
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+    ensure_schemas(warehouse_url)

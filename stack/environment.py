@@ -106,6 +106,26 @@ class Environment:
     def stop_postgres(self) -> bool:
         return bool(self.cluster and self.cluster.stop())
 
+    # -- the shop's inbox ------------------------------------------------------------------------
+    @property
+    def demo_home(self) -> Path:
+        """The simulated shop's folder (simshop.delivery): its inbox, its ground truth."""
+        return self.state / "demo"
+
+    @property
+    def inbox(self) -> str:
+        """Where the shop delivers: `INBOX` (.env or the environment), a folder or s3://bucket/prefix; by
+        default the demo shop's inbox."""
+        return self.settings.get("INBOX") or str(self.demo_home / "inbox")
+
+    def inbox_variables(self) -> dict[str, str]:
+        found = {"AIRFLOW_VAR_SHOP_INBOX": self.inbox}
+        if self.settings.get("INBOX_SETTLE_SECONDS"):
+            found["AIRFLOW_VAR_SHOP_INBOX_SETTLE_SECONDS"] = self.settings["INBOX_SETTLE_SECONDS"]
+        if self.settings.get("AIRFLOW_CONN_SHOP_INBOX"):
+            found["AIRFLOW_CONN_SHOP_INBOX"] = self.settings["AIRFLOW_CONN_SHOP_INBOX"]
+        return found
+
     # -- process environment --------------------------------------------------------------------
     def variables(self) -> dict[str, str]:
         """Environment for Airflow, dbt, GX and the project's own code (on top of os.environ)."""
@@ -164,6 +184,9 @@ class Environment:
             "WAREHOUSE_USER": TRANSFORMER_ROLE,  # dbt by hand builds as the DAG's dbt does
             "WAREHOUSE_PASSWORD": self.use_roles[TRANSFORMER_ROLE],
             "WAREHOUSE_DB": wh.name,
+            # the extract CLI loads as the loader role, as the DAG's load tasks do
+            "WAREHOUSE_LOADER_URL": self.role_url(LOADER_ROLE),
+            **self.inbox_variables(),
             "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "GX_ANALYTICS_ENABLED": "False",

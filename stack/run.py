@@ -1,5 +1,9 @@
 """`make run`: Postgres up, Airflow migrated, dbt manifest built, `elt_ecommerce` run end to end.
 
+With no inbox given (`INBOX` in .env or `make run INBOX=…`), the simulated shop first delivers what is due
+into its demo inbox (a week, then a day per run) and the run ends with a reconciliation of the published
+marts against the shop's ground truth. With an inbox, only the user's exports are read.
+
 The DAG runs with `airflow dags test` (Airflow runs every task of one DAG run in this one process,
 against the project's metadata database). Its logs go to a file; the terminal shows one line per
 step and per task, polled from Airflow's metadata database, then a summary from the run's report.
@@ -7,16 +11,17 @@ step and per task, polled from Airflow's metadata database, then a summary from 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
 
-from stack import builds, processes
+from monitoring.report import report_name
+from stack import builds, processes, summary
+from stack.connections import ELT_START_DATE
 from stack.environment import Environment
 
 DAG_ID = "elt_ecommerce"
@@ -63,10 +68,11 @@ def _poll_tasks(airflow_db: str, after_pk: int, seen: dict[str, str]) -> str | N
     return run[1]
 
 
-def _run_dag(env: Environment, variables: dict[str, str], day: date) -> tuple[bool, Path]:
-    log = env.state / "logs" / f"{DAG_ID}-{day.isoformat()}-{int(time.time())}.log"
+def _run_dag(env: Environment, variables: dict[str, str], logical: datetime) -> tuple[bool, Path, str | None]:
+    """Run elt_ecommerce with `airflow dags test`; (succeeded with every task run, log, run id)."""
+    log = env.state / "logs" / f"{DAG_ID}-{logical:%Y%m%dT%H%M%S}.log"
     after = _latest_run_pk(env.airflow_db_url)
-    cmd = [str(Path(sys.executable).with_name("airflow")), "dags", "test", DAG_ID, day.isoformat()]
+    cmd = [str(Path(sys.executable).with_name("airflow")), "dags", "test", DAG_ID, logical.isoformat()]
     proc = processes.spawn("dags-test", cmd, variables, log)
     seen: dict[str, str] = {}
     try:
@@ -79,7 +85,13 @@ def _run_dag(env: Environment, variables: dict[str, str], day: date) -> tuple[bo
     finally:
         processes.forget("dags-test")
     state = _poll_tasks(env.airflow_db_url, after, seen)
-    return proc.returncode == 0 and state == "success", log
+    with psycopg.connect(env.airflow_db_url) as conn:
+        row = conn.execute(
+            "select run_id from dag_run where dag_id = %s and id > %s order by id desc limit 1",
+            [DAG_ID, after],
+        ).fetchone()
+    ran = seen.get("scan_inbox") == "success"  # a run whose tasks never ran did nothing: not a success
+    return proc.returncode == 0 and state == "success" and ran, log, row[0] if row else None
 
 
 def _print_errors(log: Path, limit: int = 20) -> None:
@@ -93,51 +105,89 @@ def _print_errors(log: Path, limit: int = 20) -> None:
         print(f"      {text[:220]}")
 
 
-def _print_summary(report_json: Path) -> None:
-    report = json.loads(report_json.read_text())
-    print("\n  Rows per table")
-    for row in report["tables"]:
-        print(f"    {row['schema'] + '.' + row['table']:<36} {row['kind']:<6} {row['rows']:>8}")
-    checks = report["checks"]
-    print("\n  Checks")
-    print(
-        f"    dbt models and tests  {checks['dbt_passed']} passed, {checks['dbt_failed']} failed,"
-        f" {checks['dbt_warned']} warned"
-    )
-    print(
-        f"    GX expectations       {checks['gx_passed']} passed, {checks['gx_failed']} failed,"
-        f" {checks['gx_errored']} errored"
-    )
-    print(f"\n  Report: {report_json.with_suffix('.html')}")
+def check_date(day: date | None, now: datetime) -> datetime:
+    """The run's logical date: now, or the given day at this time of day (a label: the inbox decides what
+    loads). Raises ValueError, with the reason, for a day Airflow would not run."""
+    if day is None:
+        return now
+    if day < ELT_START_DATE.date():
+        raise ValueError(
+            f"{day} is before {DAG_ID}'s start date, {ELT_START_DATE.date()}: Airflow would run nothing"
+        )
+    if day > now.date():
+        raise ValueError(f"{day} is in the future (today is {now.date()}, UTC)")
+    return datetime.combine(day, now.timetz())
 
 
-def run_pipeline(day: date) -> int:
+def _inbox_mode(env: Environment, inbox: str | None) -> tuple[str, bool]:
+    """(the inbox this run reads, whether it is the demo's)."""
+    if inbox:
+        return (inbox if "://" in inbox else str(Path(inbox).expanduser().resolve())), False
+    if env.settings.get("INBOX"):
+        return env.inbox, False
+    return str(env.demo_home / "inbox"), True
+
+
+def run_pipeline(day: date | None = None, inbox: str | None = None) -> int:
     started = time.monotonic()
-    print(f"elt_ecommerce for {day.isoformat()}", flush=True)
+    try:
+        logical = check_date(day, datetime.now(UTC).replace(microsecond=0))
+    except ValueError as refused:
+        print(f"make run: {refused}. Give DATE=YYYY-MM-DD from {ELT_START_DATE.date()} to today, or none.")
+        return 2
     env = Environment.load()
+    where, demo = _inbox_mode(env, inbox)
+    if "://" not in where and not demo and not Path(where).is_dir():
+        print(f"make run: the inbox {where} is not a folder (expected <inbox>/<entity>/<YYYY-MM-DD>/<files>)")
+        return 2
+    print(f"elt_ecommerce, collecting from {where}", flush=True)
     _step("environment", f"{sys.prefix} · secrets in .env · state in {env.state}")
 
     _, took = _timed(env.start_postgres)
     if env.cluster:
         bins = env.cluster.binaries()
-        where = f"Postgres {bins.version} ({bins.source}) on 127.0.0.1:{env.port}"
+        place = f"Postgres {bins.version} ({bins.source}) on 127.0.0.1:{env.port}"
     else:
-        where = f"external Postgres at {env.host}:{env.port}"
-    _step("postgres", f"{where} · databases airflow, warehouse ({took:.1f}s)")
+        place = f"external Postgres at {env.host}:{env.port}"
+    _step("postgres", f"{place} · databases airflow, warehouse ({took:.1f}s)")
+    other = summary.other_inbox(env.warehouse_url, where)
+    if other:
+        print(
+            f"\nmake run: the warehouse already holds data collected from {other}, not from {where}."
+            "\nOne warehouse, one shop: `make reset` empties the warehouse (raw, staging, marts, monitoring;"
+            " Airflow and .env stay), then run again."
+        )
+        return 2
 
-    variables = {**os.environ, **env.variables()}
+    variables = {**os.environ, **env.variables(), "AIRFLOW_VAR_SHOP_INBOX": where}
+    if demo:
+        from simshop.delivery import deliver
+
+        delivery, took = _timed(deliver, env.demo_home)
+        _step("demo shop", f"{delivery.note} ({took:.1f}s)")
+        # the simulated shop renames each finished file into place: nothing there is ever half-written
+        variables["AIRFLOW_VAR_SHOP_INBOX_SETTLE_SECONDS"] = "0"
     ran, took = _timed(builds.airflow_migrate, variables, env.state)
     _step("airflow db", f"migrated ({took:.1f}s)" if ran else "up to date")
     ran, took = _timed(builds.dbt_manifest, variables, env.state)
     _step("dbt manifest", f"built with `dbt parse` ({took:.1f}s)" if ran else "up to date")
 
-    _step("elt_ecommerce", "running with `airflow dags test` …", mark="▸")
-    (ok, log), took = _timed(_run_dag, env, variables, day)
+    held_before = summary.held_orders(env.warehouse_url)
+    _step(
+        "elt_ecommerce", f"running with `airflow dags test` (logical date {logical.isoformat()}) …", mark="▸"
+    )
+    (ok, log, run_id), took = _timed(_run_dag, env, variables, logical)
     if not ok:
         _step("elt_ecommerce", f"FAILED after {took:.0f}s; the full log: {log}", mark="✗")
         _print_errors(log)
         return 1
     _step("elt_ecommerce", f"succeeded in {took:.0f}s · log: {log}")
-    _print_summary(env.state / "reports" / DAG_ID / f"{day.isoformat()}.json")
+    report = env.state / "reports" / DAG_ID / f"{report_name(run_id)}.json"
+    summary.print_run(env.warehouse_url, report, held_before)
+    if demo:
+        from simshop.delivery import truth
+        from simshop.truth import reconcile
+
+        summary.print_reconciliation(reconcile(env.warehouse_url, truth(env.demo_home), where))
     print(f"\nDone in {time.monotonic() - started:.0f}s. Postgres keeps running: `make down` stops it.")
     return 0

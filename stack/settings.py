@@ -111,6 +111,10 @@ def ensure_env_file(path: Path = ENV_FILE) -> dict[str, str]:
     return values
 
 
+# Keys that may be set in the process environment as well as in `.env` (none is generated).
+OPTIONAL = ("EXTERNAL_POSTGRES_URL", "INBOX", "INBOX_SETTLE_SECONDS", "AIRFLOW_CONN_SHOP_INBOX")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration: `.env` values overridden by the process environment."""
@@ -120,7 +124,7 @@ class Settings:
     @classmethod
     def load(cls) -> Settings:
         values = ensure_env_file()
-        values.update({k: v for k, v in os.environ.items() if k in values or k == "EXTERNAL_POSTGRES_URL"})
+        values.update({k: v for k, v in os.environ.items() if k in values or k in OPTIONAL})
         return cls(values)
 
     @classmethod

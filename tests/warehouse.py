@@ -14,8 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from extract.contract import FIELDS
-from extract.landing import ENTITY_ORDER
+from extract.contract import ENTITY_ORDER, FIELDS
 from extract.load import load_folder
 from monitoring.freshness import profile_env
 

@@ -22,10 +22,10 @@ import pytest
 from psycopg import sql
 
 from extract.contract import FIELDS
-from extract.generator import GeneratorConfig
 from extract.load import load_folder
-from extract.writers import write_landing
 from publish.swap import publish_marts
+from simshop.generator import GeneratorConfig
+from simshop.writers import write_landing
 from tests.warehouse import dbt, load_day
 
 CONFIG = GeneratorConfig(seed=7, start=date(2026, 3, 2), days=5, orders_per_day=300, fault_rate=0.04)

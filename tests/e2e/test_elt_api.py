@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from extract.api_faults import Faults
-from extract.api_server import ShopApiServer
-from extract.api_store import RecordStore
 from extract.contract import FIELDS
-from extract.sample import build_day
+from simshop.api_faults import Faults
+from simshop.api_server import ShopApiServer
+from simshop.api_store import RecordStore
+from simshop.sample import build_day
 from tests.raw_layer import reset_raw
 
 DAY = date(2026, 11, 18)

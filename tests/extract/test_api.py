@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -14,12 +16,11 @@ from psycopg import sql
 
 from extract import api, watermark
 from extract.api import ExtractError, extract_all, extract_entity
-from extract.api_faults import Faults
-from extract.api_server import ShopApiServer
-from extract.api_store import RecordStore, store_from_generator
 from extract.contract import FIELDS, KEYS
-from extract.sample import build_day
 from extract.watermark import fingerprint, parse_timestamp, read_watermark
+from simshop.api_faults import Faults
+from simshop.api_server import ShopApiServer
+from simshop.api_store import RecordStore, store_from_generator
 from tests.raw_layer import reset_raw
 
 TOKEN = "test-token-4f1c9a"
@@ -30,8 +31,13 @@ FAST = {"timeout": 0.25, "backoff": 0.01, "max_backoff": 0.2}  # client options 
 Pairs = list[tuple[str, dict]]
 
 
+# Two small shop days frozen as data: the tests below count on their shape (12 customers, 8 products that
+# share one updated_at, 20 orders a day).
+DAYS = json.loads((Path(__file__).with_name("api_days.json")).read_text(encoding="utf-8"))
+
+
 def _day(day: date) -> Pairs:
-    return [(entity, record) for entity, records in build_day(day).items() for record in records]
+    return [(entity, record) for entity, records in DAYS[day.isoformat()].items() for record in records]
 
 
 def _dirty_day() -> Pairs:
@@ -337,7 +343,7 @@ def test_one_extract_of_an_entity_at_a_time(db: str, serve) -> None:
 
 
 def test_generated_shop_through_the_api(db: str, serve) -> None:
-    from extract.generator import GeneratorConfig, iter_days
+    from simshop.generator import GeneratorConfig, iter_days
 
     config = GeneratorConfig(seed=5, days=2, orders_per_day=20, products=20, fault_rate=0.05)
     pairs = [(e, r) for day in iter_days(config) for e, records in day.records.items() for r in records]

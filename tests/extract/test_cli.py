@@ -18,8 +18,8 @@ import pytest
 from psycopg import sql
 
 from extract.contract import FIELDS
-from extract.generator import GeneratorConfig, iter_days
 from extract.watermark import fingerprint
+from simshop.generator import GeneratorConfig, iter_days
 from tests.raw_layer import reset_raw
 
 ROOT = Path(__file__).resolve().parents[2]

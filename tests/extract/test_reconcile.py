@@ -18,9 +18,9 @@ import pytest
 from psycopg import sql
 
 from extract.contract import FIELDS
-from extract.generator import GeneratorConfig, iter_days
 from extract.landing import load_landing
-from extract.writers import write_landing
+from simshop.generator import GeneratorConfig, iter_days
+from simshop.writers import write_landing
 from tests.raw_layer import reset_raw
 
 CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=3, orders_per_day=150, fault_rate=0.05)

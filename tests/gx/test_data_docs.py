@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from extract.generator import GeneratorConfig
-from extract.landing import ENTITY_ORDER
+from extract.contract import ENTITY_ORDER
 from extract.load import load_folder
-from extract.writers import write_landing
 from gx.checkpoints import CONTEXT_DIR, DOCS_SITE, run_checkpoint
 from gx.docs import URLS
 from gx.suites import RAW_SUITES
+from simshop.generator import GeneratorConfig
+from simshop.writers import write_landing
 from tests.ui import guarded
 
 SITE = CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE

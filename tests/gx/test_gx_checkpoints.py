@@ -15,16 +15,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extract.contract import FIELDS
-from extract.generator import GeneratorConfig
-from extract.landing import ENTITY_ORDER
+from extract.contract import ENTITY_ORDER, FIELDS
 from extract.load import load_folder
-from extract.writers import write_landing
 from gx.checkpoints import CONTEXT_DIR, run_checkpoint
 from gx.gate import QualityGateFailed, run_gate
 from gx.results import ExpectationOutcome
 from gx.suites import MART_SUITES, RAW_SUITES
 from publish.swap import publish_marts
+from simshop.generator import GeneratorConfig
+from simshop.writers import write_landing
 from tests.warehouse import dbt, table_checksums
 
 CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=2, orders_per_day=120, fault_rate=0.0)

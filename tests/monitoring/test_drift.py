@@ -18,10 +18,10 @@ import psycopg
 import pytest
 
 from extract.contract import FIELDS
-from extract.generator import GeneratorConfig, order_counts
-from extract.writers import add_config_arguments, config_from, write_landing
 from monitoring import alerts, freshness, incidents, volumes
 from publish.swap import publish_marts
+from simshop.generator import GeneratorConfig, order_counts
+from simshop.writers import add_config_arguments, config_from, write_landing
 from tests.monitoring.platform import WebhookReceiver
 from tests.ui import guarded
 from tests.warehouse import dbt, load_day

@@ -5,7 +5,9 @@ with customers as (
 ),
 
 countries as (
-    select * from {{ ref('country_codes') }}
+    -- the seed has a row per lookup key; its alpha_2 row is the one per country
+    select country_code, country_name from {{ ref('country_codes') }}
+    where key_type = 'alpha_2'
 ),
 
 order_totals as (

@@ -17,7 +17,8 @@ parsed as (
 ),
 
 countries as (
-    select * from {{ ref('country_codes') }}
+    -- every ISO 3166-1 code and name, one row per lookup key (seed built from pycountry)
+    select country_key, country_code from {{ ref('country_codes') }}
 ),
 
 cleaned as (
@@ -28,7 +29,7 @@ cleaned as (
         nullif(lower(trim(parsed.email)), '')                           as email,
         nullif(trim(parsed.first_name), '')                             as first_name,
         nullif(trim(parsed.last_name), '')                              as last_name,
-        coalesce(by_code.country_code, by_name.country_code)            as country_code,
+        countries.country_code                                          as country_code,
         nullif(regexp_replace(trim(parsed.city), '\s+', ' ', 'g'), '')  as city,
         -- timestamps
         parsed.created_at_parsed                                        as created_at,
@@ -43,8 +44,14 @@ cleaned as (
         parsed._loaded_at                                               as loaded_at,
         parsed._batch_id                                                as batch_id
     from parsed
-    left join countries as by_code on upper(trim(parsed.country)) = by_code.country_code
-    left join countries as by_name on lower(trim(parsed.country)) = lower(by_name.country_name)
+    -- the sent value as the seed keys it (tests/dbt/reference_data.py `country_key`): whitespace collapsed
+    -- and trimmed, a typographic apostrophe made plain, lower case. `translate` lowers the Latin-1 capitals
+    -- first ("TÜRKIYE"): in a database with the C locale (`initdb --no-locale`) lower() folds ASCII only.
+    left join countries on countries.country_key = lower(translate(
+        btrim(regexp_replace(parsed.country, '\s+', ' ', 'g')),
+        'ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞ’',
+        'àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþ'''
+    ))
 ),
 
 validated as (

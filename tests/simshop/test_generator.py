@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from extract import faults
 from extract.__main__ import main as cli
 from extract.contract import FIELDS, KEYS, REVENUE_STATUSES
-from extract.generator import GeneratorConfig, iter_days
-from extract.writers import write_landing
+from simshop import faults
+from simshop.generator import GeneratorConfig, iter_days
+from simshop.writers import write_landing
 
 DIRTY = GeneratorConfig(seed=11, start=date(2026, 3, 6), days=4, orders_per_day=200, fault_rate=0.05)
 CLEAN = GeneratorConfig(seed=5, start=date(2026, 3, 6), days=3, orders_per_day=150, fault_rate=0)

@@ -22,7 +22,7 @@ weekends and at other hours; every order has a converting session (`order_id` se
 and anonymous (empty `customer_id`) sessions; orders move placed -> paid -> shipped -> delivered (some
 cancelled, returned, or unpaid bank transfers) and each day's change is sent as a new version with a later
 `updated_at` (the latest wins); 1-5 items of quantity 1-4 at the catalogue price (8% promotions). The
-files of day D are loaded at D+1 00:00Z ("load time"). Record-level faults: see `extract.faults`.
+files of day D are loaded at D+1 00:00Z ("load time"). Record-level faults: see `simshop.faults`.
 
 Ground truth (`Day.truth`): an order placed on day D (its real `ordered_at`) is *clean* when its latest
 version sent in the period is valid, it has items and none of its items breaks a rule, and its customer
@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
 
-from extract import faults
 from extract.contract import FIELDS, REVENUE_STATUSES
-from extract.generator_orders import (
+from simshop import faults
+from simshop.generator_orders import (
     Record,
     make_items,
     make_session,
@@ -53,7 +53,7 @@ from extract.generator_orders import (
     plan_order,
     time_of_day,
 )
-from extract.generator_records import DAY, Catalogue, Customers, epoch_day, money
+from simshop.generator_records import DAY, Catalogue, Customers, epoch_day, money
 
 __all__ = ["Day", "DayStream", "DayTruth", "GeneratorConfig", "iter_day_streams", "iter_days", "order_counts"]
 

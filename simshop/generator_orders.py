@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from extract import faults
 from extract.contract import REQUIRED
-from extract.generator_records import DAY, T_ORDER, money, rng_for, ts
+from simshop import faults
+from simshop.generator_records import DAY, T_ORDER, money, rng_for, ts
 
 if TYPE_CHECKING:
-    from extract.generator import Shop
+    from simshop.generator import Shop
 
 Record = dict[str, str | None]
 

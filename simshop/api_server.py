@@ -2,7 +2,7 @@
 
 `GET /api/v1/<entity>?updated_since=<ISO timestamp>&limit=<n>&cursor=<opaque>` with
 `Authorization: Bearer <token>` answers `{"data": [records], "next_cursor": "<opaque>" | null}`: the records
-with `updated_at >= updated_since` in the order `(updated_at, key, arrival)` (extract/api_store.py).
+with `updated_at >= updated_since` in the order `(updated_at, key, arrival)` (simshop/api_store.py).
 401: a missing or wrong token. 404: an unknown entity or path. 400: a bad parameter (limit outside 1..1000,
 an unreadable timestamp or cursor, a cursor issued for another `updated_since`, an unknown or repeated
 parameter). `limit` defaults to 100.
@@ -31,10 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from extract.api_faults import Dice, Faults
-from extract.api_store import Position, RecordStore
 from extract.contract import FIELDS
 from extract.watermark import parse_timestamp
+from simshop.api_faults import Dice, Faults
+from simshop.api_store import Position, RecordStore
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from datetime import date
 from functools import cache
 from itertools import accumulate
 
-from extract import faults
 from extract.contract import REQUIRED
+from simshop import faults
 
 M64 = (1 << 64) - 1
 DAY = 86_400

@@ -2,7 +2,7 @@
 
     write_landing(config, landing, *, chunk_records=50_000, min_files=3, progress=True, overwrite=False)
         -> Manifest (a dict, also written as <landing>/_manifest.json)
-    python -m extract generate --out DIR --seed N --start YYYY-MM-DD --days D --orders-per-day N \
+    python -m simshop generate --out DIR --seed N --start YYYY-MM-DD --days D --orders-per-day N \
         --fault-rate F [--no-progress]
 
 Files: `<landing>/<entity>/<YYYY-MM-DD>/<entity>-<YYYY-MM-DD>-pNNN.<csv|json|ndjson>[.gz]`. Each entity's
@@ -11,7 +11,7 @@ records stream in (memory holds one batch). About 70% CSV, 15% JSON arrays, 15% 
 headers sometimes reorder columns, change case or add spaces; some files use CRLF, quote every field, or
 carry an unknown extra field `exported_by` (CSV column or JSON key); JSON may be indented or
 ASCII-escaped. All of that is allowed by the contract and is not a fault. File-level faults (see
-`extract.faults`) come on top: `*-pNNN-noheader.csv[.gz]` files are headerless extra copies.
+`simshop.faults`) come on top: `*-pNNN-noheader.csv[.gz]` files are headerless extra copies.
 
 Manifest schema (`schema` = "shop-landing-manifest/1"):
 
@@ -52,10 +52,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from extract import faults
 from extract.contract import FIELDS
-from extract.generator import GeneratorConfig, iter_day_streams, order_counts
-from extract.writer_files import CsvPart, FileSpec, HeaderlessPart, JsonPart, Part
+from simshop import faults
+from simshop.generator import GeneratorConfig, iter_day_streams, order_counts
+from simshop.writer_files import CsvPart, FileSpec, HeaderlessPart, JsonPart, Part
 
 Manifest = dict[str, Any]
 SCHEMA = "shop-landing-manifest/1"
@@ -322,7 +322,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """`python -m extract generate ...`: write a landing folder and print a summary."""
+    """`python -m simshop generate ...`: write a landing folder and print a summary."""
     try:
         config = config_from(args)
     except ValueError as err:

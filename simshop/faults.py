@@ -1,7 +1,7 @@
 """The named faults of the generated shop data: what each one is, what its count counts, how it is made.
 
-Record-level faults are applied by `extract.generator` (they are in `iter_days`' records, so the shop API
-serves them too); file-level faults are applied by `extract.writers` when the records become files.
+Record-level faults are applied by `simshop.generator` (they are in `iter_days`' records, so the shop API
+serves them too); file-level faults are applied by `simshop.writers` when the records become files.
 
 Rates: `fault_rate` applies per kind. Kinds that exclude each other on one record (a record gets at most
 one of its entity's rule-breaking kinds) share the draw, so each of K such kinds gets
@@ -63,7 +63,8 @@ KINDS: dict[str, FaultKind] = {
         ),
         FaultKind(
             "future_timestamp", "record", "records", ("orders", "sessions"), True,
-            "ordered_at / started_at 3-8 days after the day's load time",
+            "ordered_at / started_at 30-90 days after the day's load time (still in the future when a"
+            " week is loaded at once, as the demo does)",
         ),
         FaultKind("ended_before_started", "record", "records", ("sessions",), True, "ended_at < started_at"),
         FaultKind("no_items", "record", "orders", ("orders",), True, "an order whose items are never sent"),
@@ -109,7 +110,7 @@ ORDER_KINDS = ("missing_value", "future_timestamp", "negative_amount", "no_items
 ITEM_KINDS = ("nonpositive_quantity", "nonpositive_price", "missing_value")
 SESSION_KINDS = ("missing_value", "future_timestamp", "ended_before_started")
 FILE_KINDS = tuple(k for k, v in KINDS.items() if v.level == "file")
-FUTURE_MIN_DAYS, FUTURE_MAX_DAYS = 3, 8
+FUTURE_MIN_DAYS, FUTURE_MAX_DAYS = 30, 90
 
 
 def pick(u: float, rate: float, kinds: tuple[str, ...]) -> str | None:
@@ -144,7 +145,7 @@ def nonpositive_quantity(rng: random.Random) -> str:
 
 
 def future_offset(rng: random.Random) -> int:
-    """Seconds after the day's load time (the next midnight): 3 to 8 days."""
+    """Seconds after the day's load time (the next midnight): 30 to 90 days."""
     return rng.randrange(FUTURE_MIN_DAYS * 86_400, FUTURE_MAX_DAYS * 86_400)
 
 

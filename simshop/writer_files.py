@@ -20,7 +20,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from extract import faults
+from simshop import faults
 
 Record = dict[str, str | None]
 EXTRA_FIELD, EXTRA_VALUE = "exported_by", "shop-export/4.2"

@@ -20,8 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from operator import itemgetter
 from typing import Any
 
-from extract.contract import FIELDS, KEYS
-from extract.landing import ENTITY_ORDER
+from extract.contract import ENTITY_ORDER, FIELDS, KEYS
 from extract.watermark import parse_timestamp
 
 Position = tuple[datetime, tuple[str, ...], int]
@@ -112,7 +111,7 @@ class RecordStore:
 
 
 def add_day(store: RecordStore, day: Any) -> int:
-    """Add a generated `extract.generator.Day` as the shop sends it (at its load time, D+1 00:00Z)."""
+    """Add a generated `simshop.generator.Day` as the shop sends it (at its load time, D+1 00:00Z)."""
     sent_at = datetime.combine(day.date + timedelta(days=1), time(), tzinfo=UTC)
     return sum(
         store.add(entity, day.records[entity], sent_at=sent_at)
@@ -122,10 +121,10 @@ def add_day(store: RecordStore, day: Any) -> int:
 
 
 def store_from_generator(config: Any, progress: bool = False) -> RecordStore:
-    """A store holding every day of `extract.generator.iter_days(config)` (a `GeneratorConfig`)."""
+    """A store holding every day of `simshop.generator.iter_days(config)` (a `GeneratorConfig`)."""
     from tqdm import tqdm
 
-    from extract.generator import iter_days
+    from simshop.generator import iter_days
 
     store = RecordStore()
     days = tqdm(iter_days(config), total=config.days, unit="day", desc="generating", disable=not progress)
