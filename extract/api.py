@@ -1,4 +1,4 @@
-"""Extract the shop API (CONTRACT.md, "API") into `raw.*`, page by page, from a watermark.
+"""Extract the shop API (docs/contract.md, "API") into `raw.*`, page by page, from a watermark.
 
 Each page is loaded with `extract.load.load_records` in one transaction together with the entity's
 watermark (extract/watermark.py): a crash between pages resumes after the last committed page, a page

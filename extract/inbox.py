@@ -87,9 +87,18 @@ class Scan:
         )
 
 
+def inbox_url(inbox: Any) -> str:
+    """The inbox's path, or its URL without credentials or connection (`s3://bucket/prefix`)."""
+    if is_local(inbox):
+        return str(inbox)
+    protocol = getattr(inbox, "protocol", "")
+    protocol = protocol[0] if isinstance(protocol, tuple | list) else protocol
+    return f"{protocol}://{inbox.path}".rstrip("/") if protocol else str(inbox).rstrip("/")
+
+
 def location(inbox: Any, relative: str) -> str:
     """The ledger's name of an inbox file: the inbox's path or URL, then the file's relative path."""
-    return f"{str(inbox).rstrip('/')}/{relative}"
+    return f"{inbox_url(inbox).rstrip('/')}/{relative}"
 
 
 def is_local(path: Any) -> bool:
@@ -129,7 +138,8 @@ def _safe(name: str) -> str:
 
 
 def _children(folder: Any) -> list[Any]:
-    return sorted(folder.iterdir(), key=lambda p: p.name)
+    # an object store's empty "folder" placeholder has no name of its own: not an entry
+    return sorted((p for p in folder.iterdir() if p.name), key=lambda p: p.name)
 
 
 def _list(inbox: Any, entities: Iterable[str]) -> tuple[list[tuple[InboxFile, Any]], list[tuple[str, str]]]:
@@ -230,7 +240,7 @@ def scan(
         raise FileNotFoundError(f"the inbox {inbox} is not a folder")
     found, ignored = _list(inbox, entities)
     seen = _seen(conninfo)
-    result = Scan(str(inbox), ignored=ignored)
+    result = Scan(inbox_url(inbox), ignored=ignored)
     young: list[tuple[InboxFile, Any]] = []
     for f, path in found:
         if _key(inbox, f) in seen:
@@ -277,7 +287,7 @@ def _collect_one(conninfo: str, path: Any, f: InboxFile, origin: Origin) -> Batc
         return load_file(conninfo, f.entity, path, origin, unchanged)
     with tempfile.TemporaryDirectory(prefix="inbox-") as scratch:  # an object: read it whole, once
         local = Path(scratch) / Path(f.name).name
-        with path.open("rb") as src, local.open("wb") as dst:
+        with path.fs.open(path.path, "rb") as src, local.open("wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         if local.stat().st_size != f.size:
             return BatchResult(f.entity, origin.source, None, 0, 0, 0, "changed", day_folder=f.day)

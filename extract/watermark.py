@@ -1,6 +1,6 @@
 """Where the next API extract of an entity starts: `raw.api_watermarks`, one row per entity.
 
-The shop API lists records with `updated_at >= updated_since`, ordered by `updated_at` (CONTRACT.md; the
+The shop API lists records with `updated_at >= updated_since`, ordered by `updated_at` (docs/contract.md; the
 API adds `updated_at` to the entities that have none, see extract/api_store.py). The state:
 
 - `updated_since`: the largest readable `updated_at` loaded. The next run asks for `>=` it, so a record

@@ -107,6 +107,12 @@ def _tables(conn: psycopg.Connection) -> str:
             " join monitoring.incidents i using (incident_id) order by a.sent_at desc limit 20",
         ),
         (
+            "What the ELT runs collected from the shop",
+            "select collected_at, run_id, case when is_nothing_new then 'nothing new' else 'new data' end"
+            " as outcome, files_new, files_seen, files_waiting, files_ignored, rows_loaded, rows_rejected"
+            " from monitoring.collections order by collected_at desc limit 10",
+        ),
+        (
             "Latest DAG runs",
             "select dag_id, run_id, state, start_date, round(duration_s::numeric, 1) as seconds"
             " from monitoring.airflow_dag_runs order by start_date desc nulls last limit 15",
@@ -160,6 +166,12 @@ th { background: #f3f3f3; } .good { color: #17702b; } .bad { color: #b00020; fon
 """
 
 
+def _collected(status: dict) -> str:
+    collected = status.get("last_collection")
+    text = collected["summary"] if collected else "No ELT run has collected from the shop yet."
+    return f'<p id="last-collection">Last collection: {html.escape(text)}</p>'
+
+
 def render(conn: psycopg.Connection, status: dict) -> str:
     overall = status["overall"]
     last = status.get("last_elt_run")
@@ -168,7 +180,7 @@ def render(conn: psycopg.Connection, status: dict) -> str:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shop-warehouse monitoring'
         f"</title><style>{_CSS}</style></head><body><h1>shop-warehouse monitoring</h1>"
         f'<p><span class="badge {overall}" id="overall">{overall}</span> generated {status["generated_at"]}'
-        f" · last {ELT_DAG} run: {run}</p>"
+        f" · last {ELT_DAG} run: {run}</p>{_collected(status)}"
         f'<div class="grid">{"".join(_charts(conn))}</div>{_tables(conn)}'
         f"<h2>Status (JSON)</h2><pre>{html.escape(json.dumps(status, indent=2, default=str))}</pre>"
         "</body></html>"

@@ -21,6 +21,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from monitoring import schema
+
 SCHEMAS = ("raw", "staging", "marts")
 
 
@@ -57,25 +59,6 @@ def _results(conn: psycopg.Connection, table: str, run_id: str, columns: str, or
     return conn.execute(query, [run_id]).fetchall()
 
 
-COLLECTIONS = """
-create schema if not exists monitoring;
-create table if not exists monitoring.collections (
-    run_id          text primary key,
-    collected_at    timestamptz not null default now(),
-    source          text not null,
-    inbox           text,
-    files_new       integer not null,
-    files_seen      integer not null,
-    files_waiting   integer not null,
-    files_ignored   integer not null,
-    rows_loaded     bigint not null,
-    rows_rejected   bigint not null,
-    is_nothing_new  boolean not null,
-    per_day         jsonb not null
-)
-"""
-
-
 def _per_day(conn: psycopg.Connection, run_id: str) -> list[dict]:
     if not conn.execute("select to_regclass('raw.load_ledger') is not null as ok").fetchone()["ok"]:
         return []
@@ -108,7 +91,7 @@ def collection(conn: psycopg.Connection, run_id: str, found: dict | None, loads:
         "rows_rejected": sum(load.get("rows_rejected", 0) for load in loads),
         "is_nothing_new": rows_loaded == 0,
     }
-    conn.execute(COLLECTIONS)
+    schema.ensure(conn)
     conn.execute(
         "insert into monitoring.collections (run_id, source, inbox, files_new, files_seen, files_waiting,"
         " files_ignored, rows_loaded, rows_rejected, is_nothing_new, per_day) values (%(run_id)s,"

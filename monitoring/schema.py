@@ -1,7 +1,8 @@
 """The `monitoring` schema's tables: what the monitoring DAG collects, keeping history.
 
-Created idempotently by `ensure(conn)` at the start of every collection (the ELT's own tables,
-`dbt_results`, `gx_results` and `publications`, are created by the steps that write them).
+Created idempotently by `ensure(conn)` at the start of every collection and by the ELT's report
+(`collections`: what each ELT run collected from the shop); the ELT's other tables, `dbt_results`,
+`gx_results` and `publications`, are created by the steps that write them.
 """
 
 from __future__ import annotations
@@ -117,6 +118,20 @@ create table if not exists monitoring.status (
     run_id        text,
     overall       text not null,
     body          jsonb not null
+);
+create table if not exists monitoring.collections (
+    run_id          text primary key,
+    collected_at    timestamptz not null default now(),
+    source          text not null,
+    inbox           text,
+    files_new       integer not null,
+    files_seen      integer not null,
+    files_waiting   integer not null,
+    files_ignored   integer not null,
+    rows_loaded     bigint not null,
+    rows_rejected   bigint not null,
+    is_nothing_new  boolean not null,
+    per_day         jsonb not null
 );
 create table if not exists monitoring.health_checks (
     checked_at  timestamptz not null,

@@ -24,6 +24,15 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _collection(row: dict | None) -> dict | None:
+    """The latest ELT run's collection from the shop, with a sentence that says plainly what came."""
+    if row is None:
+        return None
+    from monitoring.report import collected_line
+
+    return {**row, "collected_at": _iso(row["collected_at"]), "summary": collected_line(row)}
+
+
 def build(conn: psycopg.Connection) -> dict:
     """The status as of now, from the monitoring tables (no Airflow, no scan of the marts)."""
     runs = conn.execute(
@@ -53,6 +62,11 @@ def build(conn: psycopg.Connection) -> dict:
     else:
         overall = "healthy"
     last = runs[0] if runs else None
+    collected = conn.execute(
+        "select run_id, collected_at, inbox, files_new, files_seen, files_waiting, files_ignored,"
+        " rows_loaded, rows_rejected, is_nothing_new from monitoring.collections"
+        " order by collected_at desc limit 1"
+    ).fetchone()
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "overall": overall,
@@ -66,6 +80,7 @@ def build(conn: psycopg.Connection) -> dict:
         }
         if last
         else None,
+        "last_collection": _collection(collected),
         "failing_checks": failing_checks,
         "stale_sources": stale,
         "open_incidents": [{**i, "opened_at": _iso(i["opened_at"])} for i in open_incidents],

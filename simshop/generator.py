@@ -1,4 +1,4 @@
-"""Realistic, dirty shop data in the contract's format (`CONTRACT.md`), deterministic from a seed.
+"""Realistic, dirty shop data in the contract's format (`docs/contract.md`), deterministic from a seed.
 
 Public API (stable: the shop's REST API server and the landing writer build on it)::
 

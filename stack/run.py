@@ -22,6 +22,7 @@ import psycopg
 from monitoring.report import report_name
 from stack import builds, processes, summary
 from stack.connections import ELT_START_DATE
+from stack.databases import reset_warehouse
 from stack.environment import Environment
 
 DAG_ID = "elt_ecommerce"
@@ -151,7 +152,11 @@ def run_pipeline(day: date | None = None, inbox: str | None = None) -> int:
         place = f"external Postgres at {env.host}:{env.port}"
     _step("postgres", f"{place} · databases airflow, warehouse ({took:.1f}s)")
     other = summary.other_inbox(env.warehouse_url, where)
-    if other:
+    demo_inbox = str(env.demo_home / "inbox")
+    if other == demo_inbox and not demo:  # made-up data never mixes with a shop's own: it goes
+        reset_warehouse(env.warehouse_url)
+        _step("warehouse", "held only the demo shop's data: emptied, to keep your exports apart")
+    elif other:
         print(
             f"\nmake run: the warehouse already holds data collected from {other}, not from {where}."
             "\nOne warehouse, one shop: `make reset` empties the warehouse (raw, staging, marts, monitoring;"

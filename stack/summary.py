@@ -19,7 +19,8 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 
 
 def other_inbox(conninfo: str, inbox: str) -> str | None:
-    """An inbox (other than `inbox`) the warehouse already holds files from, else None."""
+    """An inbox (other than `inbox`) the warehouse already holds files from (the latest), else None; "the
+    shop API" when it holds API extracts and `inbox` is a folder or URL."""
     prefix = inbox.rstrip("/") + "/"
     with psycopg.connect(conninfo) as conn:
         if not _exists(conn, "raw.load_ledger"):
@@ -29,6 +30,11 @@ def other_inbox(conninfo: str, inbox: str) -> str | None:
             " and not starts_with(source, %s) order by batch_id desc limit 1",
             [prefix],
         ).fetchone()
+        if (
+            not row
+            and conn.execute("select 1 from raw.load_ledger where source_kind = 'api' limit 1").fetchone()
+        ):
+            return "the shop API"
     if not row:
         return None
     source, from_inbox = row

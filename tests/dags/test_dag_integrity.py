@@ -64,9 +64,19 @@ def test_elt_ecommerce_task_order(dagbag) -> None:
     entities = ("customers", "products", "orders", "order_items", "sessions")
     for entity in entities:
         assert [a.name for a in dag.get_task(f"load_{entity}").outlets] == [f"raw.{entity}"]
-    assert dag.get_task("land_files").downstream_task_ids == {f"load_{e}" for e in entities}
-    for entity in entities:
-        assert dag.get_task(f"load_{entity}").downstream_task_ids == {"validate_raw"}
+    assert dag.get_task("scan_inbox").downstream_task_ids == {f"load_{e}" for e in entities} | {
+        "build_report"
+    }
+    later = {"load_orders", "load_order_items", "load_sessions"}
+    for entity in ("customers", "products"):  # what the others name lands first
+        assert dag.get_task(f"load_{entity}").downstream_task_ids == later | {
+            "skip_if_nothing_new",
+            "build_report",
+        }
+    for task_id in later:
+        assert dag.get_task(task_id).upstream_task_ids == {"scan_inbox", "load_customers", "load_products"}
+        assert dag.get_task(task_id).downstream_task_ids == {"skip_if_nothing_new", "build_report"}
+    assert dag.get_task("skip_if_nothing_new").downstream_task_ids == {"validate_raw"}
     assert dag.get_task("validate_raw").downstream_task_ids == {"transform.dbt_producer_watcher"}
     producer = dag.get_task("transform.dbt_producer_watcher")
     roots = producer.downstream_task_ids - {"transform.dbt_producer_watcher_done"}
@@ -81,7 +91,10 @@ def test_elt_ecommerce_task_order(dagbag) -> None:
     assert dag.get_task("validate_marts").upstream_task_ids == leaves
     # write-audit-publish: nothing is published unless the audit passed
     assert dag.get_task("publish_marts").upstream_task_ids == {"validate_marts"}
-    assert dag.get_task("build_report").upstream_task_ids == {"publish_marts"}
+    assert dag.get_task("build_report").upstream_task_ids == {"publish_marts", "scan_inbox"} | {
+        f"load_{e}" for e in entities
+    }
+    assert dag.get_task("build_report").trigger_rule == "none_failed"  # it reports a run with nothing new
     assert [a.name for a in dag.get_task("publish_marts").outlets] == [f"marts.{m}" for m in MARTS]
 
 

@@ -1,4 +1,5 @@
-"""`python -m extract` as a user runs it: real processes, a real warehouse, the API on loopback."""
+"""`python -m extract` (and the simulated shop's `python -m simshop`) as a user runs them: real processes,
+a real warehouse, the API on loopback."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY = ["--seed", "5", "--start", "2026-04-06", "--days", "2", "--orders-per-day", "40"]
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _cli(
+    *args: str, env: dict[str, str] | None = None, module: str = "extract"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "extract", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -40,7 +43,12 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 @pytest.fixture
 def env(warehouse_url: str) -> dict[str, str]:
     reset_raw(warehouse_url)
-    return {**os.environ, "WAREHOUSE_URL": warehouse_url, "SHOP_API_TOKEN": "cli-test-token-77"}
+    return {
+        **os.environ,
+        "WAREHOUSE_LOADER_URL": warehouse_url,
+        "WAREHOUSE_URL": warehouse_url,
+        "SHOP_API_TOKEN": "cli-test-token-77",
+    }
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -51,34 +59,40 @@ def _counts(url: str) -> dict[str, int]:
         }
 
 
-def test_help_lists_the_four_commands() -> None:
-    out = _cli("--help").stdout
-    assert all(command in out for command in ("generate", "load", "serve", "extract"))
+def test_help_lists_the_commands() -> None:
+    assert all(command in _cli("--help").stdout for command in ("load", "extract"))
+    assert all(
+        command in _cli("--help", module="simshop").stdout for command in ("generate", "deliver", "serve")
+    )
 
 
 def test_generate_then_load_a_folder(env: dict[str, str], tmp_path: Path) -> None:
-    generated = _cli("generate", "--out", str(tmp_path), *DAY, "--fault-rate", "0.05", env=env)
+    generated = _cli(
+        "generate", "--out", str(tmp_path), *DAY, "--fault-rate", "0.05", env=env, module="simshop"
+    )
     assert generated.returncode == 0, generated.stderr
     assert "orders/s" in generated.stdout and "%|" in generated.stderr  # the summary and a progress bar
     manifest = json.loads((tmp_path / "_manifest.json").read_text())
 
-    loaded = _cli("load", str(tmp_path), env=env)
+    loaded = _cli("load", str(tmp_path), env=env)  # files written moments ago: it waits until they settle
     assert loaded.returncode == 0, loaded.stderr
     expected = manifest["load"]
+    assert f"{expected['files']} new files, 0 seen before" in loaded.stdout
     assert f"{expected['files_rejected']} rejected whole" in loaded.stdout
     assert f"{expected['rows_rejected']:,} rejected" in loaded.stdout
     assert "rejected file:" in loaded.stdout and "header" in loaded.stdout  # says which file and why
     assert _counts(env["WAREHOUSE_URL"]) == manifest["totals"]["records"]
 
     again = _cli("load", str(tmp_path), "--no-progress", env=env)
-    assert f"{expected['files'] - expected['files_rejected']} skipped" in again.stdout
+    assert f"0 new files, {expected['files']} seen before" in again.stdout
+    assert "nothing new in the inbox" in again.stdout
     assert _counts(env["WAREHOUSE_URL"]) == manifest["totals"]["records"]
 
 
 def test_load_without_a_warehouse_says_how_to_get_one(tmp_path: Path) -> None:
     bare = {k: v for k, v in os.environ.items() if not k.startswith("WAREHOUSE")}
     result = _cli("load", str(tmp_path), env=bare)
-    assert result.returncode == 2 and "WAREHOUSE_URL" in result.stdout
+    assert result.returncode == 2 and "WAREHOUSE_LOADER_URL" in result.stdout
 
 
 def _served() -> dict[str, int]:
@@ -103,7 +117,7 @@ def test_serve_with_http_faults_then_extract_everything_once(env: dict[str, str]
         [
             sys.executable,
             "-m",
-            "extract",
+            "simshop",
             "serve",
             "--port",
             str(port),

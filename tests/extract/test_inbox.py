@@ -3,7 +3,6 @@ written, and an inbox that is only ever read."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import date
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from extract.inbox import collect, scan
 from extract.landing import land
 from simshop.sample import write_days
+from tests.inbox_runs import inbox_state
 from tests.raw_layer import reset_raw
 
 DAY1, DAY2 = date(2026, 11, 19), date(2026, 11, 20)
@@ -32,15 +32,6 @@ def inbox(tmp_path: Path) -> Path:
     return folder
 
 
-def _state(folder: Path) -> dict[str, tuple[str, int]]:
-    """Every file under `folder`: its sha256 and modification time (ns): what 'untouched' means."""
-    return {
-        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 def _ledger(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
@@ -50,7 +41,7 @@ def _ledger(url: str) -> list[tuple]:
 
 
 def test_collects_everything_new_in_load_order_and_never_writes_the_inbox(db: str, inbox: Path) -> None:
-    before = _state(inbox)
+    before = inbox_state(inbox)
     found, results = land(db, inbox, progress=False, settle_seconds=0)
     assert [(r.entity, r.status, r.day_folder) for r in results][:2] == [
         ("customers", "loaded", "2026-11-19"),
@@ -62,7 +53,7 @@ def test_collects_everything_new_in_load_order_and_never_writes_the_inbox(db: st
     assert sum(r.rows_read for r in results) == sum(r.rows_loaded for r in results) > 200
     again = scan(db, inbox, settle_seconds=0)
     assert (again.new, again.seen) == ([], 10)
-    assert _state(inbox) == before
+    assert inbox_state(inbox) == before
 
 
 def test_a_file_resent_into_an_old_day_folder_is_collected_by_the_next_run(db: str, inbox: Path) -> None:

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from simshop.sample import write_days
 from stack.databases import ensure_schemas
 from stack.docs import build_dbt_docs
 from stack.services import AirflowServices
@@ -93,11 +96,20 @@ def _query(url: str, query: str, params=None) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
+def _deliver(shop: Path, inbox: Path, day: str) -> None:
+    """The shop delivers one day of the sample: its files copied from `shop` into the inbox."""
+    for folder in shop.glob(f"*/{day}"):
+        shutil.copytree(folder, inbox / folder.relative_to(shop))
+
+
 @pytest.fixture(scope="module")
 def story(platform, airflow_db, tmp_path_factory):
     _clean_slate(platform)
     logs = tmp_path_factory.mktemp("story")
-    seen: dict = {"logs": logs}
+    shop, inbox = logs / "shop", logs / "inbox"
+    write_days(shop, date.fromisoformat(DAYS[0]), len(DAYS))
+    inbox.mkdir()
+    seen: dict = {"logs": logs, "shop": shop}
     with SmtpSink() as smtp, WebhookReceiver() as webhook:
         smtp_conn = {
             "conn_type": "smtp",
@@ -110,6 +122,8 @@ def story(platform, airflow_db, tmp_path_factory):
             "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_conn),
             "AIRFLOW_VAR_SHOP_ALERT_EMAILS": "data-team@shop.test",
             "AIRFLOW_CONN_ALERT_WEBHOOK": json.dumps({"conn_type": "http", "extra": {"url": webhook.url}}),
+            "AIRFLOW_VAR_SHOP_INBOX": str(inbox),
+            "AIRFLOW_VAR_SHOP_INBOX_SETTLE_SECONDS": "0",  # each day is copied whole before its run
         }
         services = AirflowServices(variables, platform.state)
         services.start()
@@ -125,6 +139,7 @@ def story(platform, airflow_db, tmp_path_factory):
             operator.unpause("monitoring")
 
             # day 1: good; its publication triggers the monitoring DAG
+            _deliver(shop, inbox, DAYS[0])
             assert _elt(services, DAYS[0], logs / "day1.log").wait() == 0, (logs / "day1.log").read_text()[
                 -3000:
             ]
@@ -138,8 +153,8 @@ def story(platform, airflow_db, tmp_path_factory):
             seen["listening"] = _listening()
 
             # day 2: orders without an id; poll the status endpoint while the ELT runs
-            broken = platform.state / "landing" / "orders" / DAYS[1] / "broken.csv"
-            broken.parent.mkdir(parents=True, exist_ok=True)
+            _deliver(shop, inbox, DAYS[1])
+            broken = inbox / "orders" / DAYS[1] / "broken.csv"
             broken.write_text(BROKEN_ORDERS)
             elt = _elt(services, DAYS[1], logs / "day2.log")
             answers = []
@@ -163,6 +178,7 @@ def story(platform, airflow_db, tmp_path_factory):
             seen["day2_alerts"] = (list(smtp.subjects), list(webhook.bodies))
 
             # day 3: good again
+            _deliver(shop, inbox, DAYS[2])
             before = len(operator.runs("monitoring"))
             assert _elt(services, DAYS[2], logs / "day3.log").wait() == 0, (logs / "day3.log").read_text()[
                 -3000:
@@ -201,6 +217,8 @@ def test_the_status_answers_from_stored_data(story) -> None:
 
 
 def test_the_collected_history(story, platform) -> None:
+    from tests.e2e.test_elt_ecommerce import implied
+
     url = platform.warehouse_url
     runs = _query(url, "select run_id, state from monitoring.airflow_dag_runs where dag_id = 'elt_ecommerce'")
     assert sorted(state for _, state in runs) == ["failed", "success", "success"]
@@ -222,7 +240,12 @@ def test_the_collected_history(story, platform) -> None:
     assert _query(url, "select count(*) > 10 from monitoring.table_stats")[0] == (True,)
     days = _query(url, "select day::text, row_count from monitoring.mart_volumes where mart = 'fct_orders'")
     # day 2's good files still flowed: only its broken file's batch was withdrawn
-    assert sorted(days) == [(day, 20) for day in DAYS]
+    orders_per_day = implied(story["shop"])[1]
+    assert sorted(days) == [(day, orders_per_day[day][0]) for day in DAYS]
+    collected = _query(
+        url, "select is_nothing_new, files_new from monitoring.collections order by collected_at"
+    )
+    assert collected == [(False, 5), (False, 5)]  # days 1 and 3 (day 2's run failed before its report)
 
 
 def test_the_report_is_self_contained_with_charts(story, platform) -> None:

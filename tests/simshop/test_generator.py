@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from extract.__main__ import main as cli
 from extract.contract import FIELDS, KEYS, REVENUE_STATUSES
 from simshop import faults
+from simshop.__main__ import main as cli
 from simshop.generator import GeneratorConfig, iter_days
 from simshop.writers import write_landing
 

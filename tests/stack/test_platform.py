@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shutil
+from datetime import date
 
 import psutil
 import psycopg
 import pytest
 
+from simshop.sample import write_day
 from stack import processes, up
 from stack.celery import node_name
 from stack.databases import ensure_schemas
@@ -91,6 +94,8 @@ def stack_up(platform, airflow_db, dbt_manifest):
     reset_raw(platform.warehouse_url)  # and what dbt built, the unpublished build too (earlier modules')
     drop_schemas(platform.warehouse_url, ("marts_build",))
     ensure_schemas(platform.warehouse_url)  # the schemas again, with the reader's grants
+    shutil.rmtree(platform.demo_home, ignore_errors=True)  # the shop delivers the sample day to its inbox
+    write_day(platform.demo_home / "inbox", date.fromisoformat(DAY))
     settings = platform.settings
     redis = RedisServer(platform.state, int(settings["REDIS_PORT"]), settings["REDIS_PASSWORD"])
     seen: dict = {"ports": {name: int(settings[key]) for name, key in PORTS.items()}}
