@@ -57,6 +57,7 @@ COPY --chown=airflow:0 gx/ gx/
 COPY --chown=airflow:0 extract/ extract/
 COPY --chown=airflow:0 monitoring/ monitoring/
 COPY --chown=airflow:0 publish/ publish/
+COPY --chown=airflow:0 simshop/ simshop/
 COPY --chown=airflow:0 stack/ stack/
 
 # Installed editable, as `uv sync` does natively: the packages import from /opt/airflow/project (gx/ is

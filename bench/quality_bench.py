@@ -92,7 +92,7 @@ def main() -> int:
         bins = env.cluster.binaries() if env.cluster else None
         print(f"postgres: {bins.version if bins else 'external'}")
         url = env.warehouse_url
-        load_landing(url, work / "landing", progress=False)
+        load_landing(url, work / "landing", progress=False, settle_seconds=0)
         target = work / "target"
         dbt(url, target, "seed")
         build = dbt(url, target, "build", "--full-refresh", *NO_TESTS)

@@ -234,7 +234,7 @@ def run_all(args, env: Environment, services: AirflowServices, projects: list[Pr
         orders_per_day=args.orders // args.days, fault_rate=0.01,
     )  # fmt: skip
     write_landing(config, work / "landing", progress=False)
-    load_landing(env.warehouse_url, work / "landing", progress=False)
+    load_landing(env.warehouse_url, work / "landing", progress=False, settle_seconds=0)
     services.start()
     variables = services.environment()
     wait_serialized(env.airflow_db_url, list(dag_ids.values()))

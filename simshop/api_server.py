@@ -1,4 +1,5 @@
-"""The shop's REST API (docs/contract.md, "API"), served from a `RecordStore` on 127.0.0.1, with faults on demand.
+"""The shop's REST API (docs/contract.md, "API"), served from a `RecordStore` on 127.0.0.1, with faults on
+demand.
 
 `GET /api/v1/<entity>?updated_since=<ISO timestamp>&limit=<n>&cursor=<opaque>` with
 `Authorization: Bearer <token>` answers `{"data": [records], "next_cursor": "<opaque>" | null}`: the records

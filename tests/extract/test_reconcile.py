@@ -42,7 +42,7 @@ def loaded(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> tupl
     landing = tmp_path_factory.mktemp("landing")
     manifest = write_landing(CONFIG, landing, chunk_records=400, progress=False)
     reset_raw(warehouse_url)
-    results = load_landing(warehouse_url, landing, progress=False)
+    results = load_landing(warehouse_url, landing, progress=False, settle_seconds=0)
     return warehouse_url, landing, manifest, results
 
 
