@@ -40,7 +40,9 @@ alter table raw.load_ledger
     add column if not exists modified_at timestamptz,
     add column if not exists source_version text,
     add column if not exists run_id text,
-    add column if not exists duplicate_of bigint;
+    add column if not exists duplicate_of bigint,
+    -- how the file was read: its encoding, delimiter, decisions on ambiguous headers
+    add column if not exists notes text;
 create index if not exists load_ledger_entity_hash on raw.load_ledger (entity, content_hash);
 create index if not exists load_ledger_source on raw.load_ledger (source);
 create index if not exists load_ledger_run on raw.load_ledger (run_id);

@@ -21,6 +21,7 @@ safe.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -137,9 +138,16 @@ def _safe(name: str) -> str:
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _children(folder: Any) -> list[Any]:
-    # an object store's empty "folder" placeholder has no name of its own: not an entry
-    return sorted((p for p in folder.iterdir() if p.name), key=lambda p: p.name)
+LINK = "a symbolic link: only what is delivered into the inbox is read"
+
+
+def _children(folder: Any, where: str, ignored: list[tuple[str, str]]) -> list[Any]:
+    """The entries of a folder by name; a folder that cannot be listed is reported, not fatal."""
+    try:  # an object store's empty "folder" placeholder has no name of its own: not an entry
+        return sorted((p for p in folder.iterdir() if p.name), key=lambda p: p.name)
+    except OSError as err:
+        ignored.append((where, f"cannot be listed: {err.strerror or err}"))
+        return []
 
 
 def _list(inbox: Any, entities: Iterable[str]) -> tuple[list[tuple[InboxFile, Any]], list[tuple[str, str]]]:
@@ -147,8 +155,11 @@ def _list(inbox: Any, entities: Iterable[str]) -> tuple[list[tuple[InboxFile, An
     wanted = {e.lower(): e for e in entities}
     found: list[tuple[InboxFile, Any]] = []
     ignored: list[tuple[str, str]] = []
-    for top in _children(inbox):
+    for top in _children(inbox, ".", ignored):
         entity = wanted.get(top.name.strip().lower())
+        if is_local(top) and top.is_symlink():
+            ignored.append((_safe(top.name), LINK))
+            continue
         if not top.is_dir():
             if not top.name.startswith((".", "_")):
                 ignored.append((_safe(top.name), "not in an entity folder"))
@@ -158,21 +169,24 @@ def _list(inbox: Any, entities: Iterable[str]) -> tuple[list[tuple[InboxFile, An
                 (_safe(top.name) + "/", f"not an entity folder (expected one of {', '.join(wanted)})")
             )
             continue
-        for day in _children(top):
+        for day in _children(top, _safe(top.name) + "/", ignored):
             where = f"{_safe(top.name)}/{_safe(day.name)}"
             if is_local(day) and day.is_symlink():
-                ignored.append((where, "a symbolic link: only what is delivered into the inbox is read"))
+                ignored.append((where, LINK))
             elif not day.is_dir():
                 ignored.append((where, "not in a day folder (<entity>/<YYYY-MM-DD>/<file>)"))
             elif not _is_day(day.name):
                 ignored.append((where + "/", "not a day folder (YYYY-MM-DD)"))
             else:
-                for path in _children(day):
+                for path in _children(day, where + "/", ignored):
                     reason = _file_error(path)
+                    try:
+                        size, modified, version = _fingerprint(path) if not reason else (0, 0.0, None)
+                    except OSError as err:  # gone since the listing, or not ours to read
+                        reason = f"cannot be read: {err.strerror or err}"
                     if reason:
                         ignored.append((f"{where}/{_safe(path.name)}", reason))
                         continue
-                    size, modified, version = _fingerprint(path)
                     found.append(
                         (InboxFile(entity, top.name, day.name, path.name, size, modified, version), path)
                     )
@@ -196,7 +210,9 @@ def _file_error(path: Any) -> str | None:
     if reason:
         return reason
     if is_local(path) and path.is_symlink():
-        return "a symbolic link: only what is delivered into the inbox is read"
+        return LINK
+    if is_local(path) and path.is_file() and not os.access(path, os.R_OK):
+        return "cannot be read: permission denied (the next run tries again)"
     if path.is_dir():
         return "a folder inside a day folder"
     return None
@@ -208,7 +224,7 @@ def _seen(conninfo: str) -> set[tuple[str, int, datetime, str | None]]:
         rows = conn.execute(
             "select source, size_bytes, modified_at, source_version"
             " from raw.load_ledger where source_kind = 'file' and size_bytes is not null"
-            " and status in ('loaded', 'rejected', 'duplicate')"
+            " and status in ('loaded', 'rejected', 'duplicate') and content_hash <> 'unreadable'"
         ).fetchall()
     return {(source, size, modified, version) for source, size, modified, version in rows}
 

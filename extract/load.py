@@ -34,7 +34,9 @@ from psycopg import sql
 
 from extract import ddl
 from extract.contract import FIELDS
-from extract.readers import FileRejected, Row, check_file, object_row, open_binary, read_rows
+from extract.copy_check import CopyCheck
+from extract.readers import FileRejected, Row, check_file, clean, dump, object_row, read_rows
+from extract.streams import open_binary
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ __all__ = [
 ]
 
 CHUNK = 1 << 20
+UNREADABLE = "unreadable"  # the content hash of a file that could not be read
 SOURCE_SUFFIXES = (".csv", ".json", ".ndjson", ".jsonl")
 
 
@@ -145,17 +148,32 @@ def _begin_batch(
 
 
 def _finish_batch(
-    conn, batch_id: int, read: int, loaded: int, rejected: int, path: str, started: float
+    conn,
+    batch_id: int,
+    read: int,
+    loaded: int,
+    rejected: int,
+    path: str,
+    started: float,
+    notes: str | None = None,
 ) -> None:
     conn.execute(
         "update raw.load_ledger set rows_read = %s, rows_loaded = %s, rows_rejected = %s, status = 'loaded',"
-        " load_path = %s, finished_at = clock_timestamp(), duration_ms = %s where batch_id = %s",
-        [read, loaded, rejected, path, int((time.monotonic() - started) * 1000), batch_id],
+        " load_path = %s, finished_at = clock_timestamp(), duration_ms = %s, notes = %s where batch_id = %s",
+        [read, loaded, rejected, path, int((time.monotonic() - started) * 1000), notes, batch_id],
     )
 
 
-def _copy_fast(conn: psycopg.Connection, entity: str, path: Path, layout, batch_id: int, source: str) -> int:
-    """Stream the CSV's bytes into COPY; raises psycopg.DataError when Postgres refuses a row."""
+class NotTheSameRecords(Exception):
+    """COPY would not read the file as the careful reader does: the fast path does not take it."""
+
+
+def _copy_fast(
+    conn: psycopg.Connection, entity: str, path: Path, layout, batch_id: int, source: str
+) -> tuple[int, int]:
+    """Stream the CSV's bytes into COPY while checking that COPY reads them as the careful reader does
+    (extract/copy_check.py); raises psycopg.DataError when Postgres refuses a row, NotTheSameRecords when
+    the file is not simple enough to be sure. Bytes after the gzip data become one reject."""
     conn.execute("select set_config('extract.batch_id', %s, true)", [str(batch_id)])
     conn.execute(sql.SQL("select setval({}, 1, false)").format(sql.Literal(ddl.line_sequence(entity))))
     columns = sql.SQL(", ").join(map(sql.Identifier, layout.header))
@@ -168,12 +186,31 @@ def _copy_fast(conn: psycopg.Connection, entity: str, path: Path, layout, batch_
         sql.Literal(layout.pg_encoding),
         columns,
     )
+    check = CopyCheck(layout.delimiter)
     with conn.cursor() as cur, open_binary(path) as fh:
         fh.read(layout.header_bytes)
         with cur.copy(copy_sql) as copy:
             for chunk in iter(lambda: fh.read(CHUNK), b""):
+                check.feed(chunk)
+                if not check.ok:
+                    raise NotTheSameRecords(check.why)
                 copy.write(chunk)
-        return cur.rowcount
+        check.close()
+        if not check.ok or check.records != cur.rowcount:
+            raise NotTheSameRecords(
+                check.why or f"COPY read {cur.rowcount} records, the check {check.records}"
+            )
+        loaded = cur.rowcount
+        trailing = getattr(getattr(fh, "raw", None), "trailing", b"")
+    if trailing:
+        reject = Row(
+            loaded + 1,
+            raw=trailing.decode("latin-1"),
+            reason=f"{len(trailing)} trailing byte(s) after the gzip data",
+        )
+        _write_rejects(conn, entity, [reject], batch_id, source)
+        return loaded, 1
+    return loaded, 0
 
 
 def _copy_rows(conn: psycopg.Connection, entity: str, rows: Iterable[Row], batch_id: int, source: str):
@@ -190,20 +227,22 @@ def _copy_rows(conn: psycopg.Connection, entity: str, rows: Iterable[Row], batch
             if row.rejected:
                 rejects.append(row)
                 continue
-            extra = json.dumps(row.extra, ensure_ascii=False, default=str) if row.extra else None
+            extra = dump(row.extra) if row.extra else None
             copy.write_row((*(row.values.get(f) for f in fields), extra, batch_id, row.position))
             loaded += 1
-    if rejects:
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "copy raw.load_rejects (batch_id, entity, source, position, raw_content, reason) from stdin"
-            ) as copy,
-        ):
-            for row in rejects:
-                raw = row.raw.replace("\x00", "\\x00") if row.raw else row.raw
-                copy.write_row((batch_id, entity, source, row.position, raw, row.reason))
+    _write_rejects(conn, entity, rejects, batch_id, source)
     return loaded, len(rejects)
+
+
+def _write_rejects(conn: psycopg.Connection, entity: str, rejects: list[Row], batch_id: int, source: str):
+    """Rejected rows, each whole (NUL and invalid Unicode escaped: Postgres text cannot hold them)."""
+    if not rejects:
+        return
+    columns = "batch_id, entity, source, position, raw_content, reason"
+    with conn.cursor() as cur, cur.copy(f"copy raw.load_rejects ({columns}) from stdin") as copy:
+        for row in rejects:
+            raw = clean(row.raw, 1 << 30) if row.raw is not None else None
+            copy.write_row((batch_id, entity, source, row.position, raw, clean(row.reason or "", 2000)))
 
 
 def _record_rejected_file(conninfo: str, entity: str, origin: Origin, digest: str, error: str) -> str:
@@ -238,13 +277,25 @@ def load_file(
     commit, says whether the file still looks as it did when it was collected: when it does not, nothing
     is committed and the result's status is `changed` (the next run collects it again)."""
     started = time.monotonic()
-    origin = origin or Origin(str(path))
-    source, digest, day = origin.source, file_hash(path), origin.day_folder
+    origin = origin or Origin(clean(str(path)))
+    source, day = origin.source, origin.day_folder
     ddl.ensure_raw(conninfo, entity)
+    try:
+        if path.is_symlink() or not path.is_file():
+            raise FileRejected(f"{path}: not a regular file (a symbolic link or a folder): not read")
+        digest = file_hash(path)
+    except (OSError, FileRejected) as err:  # not ours to read: recorded, tried again when it changes
+        error = clean(
+            str(err) if isinstance(err, FileRejected) else f"{path}: cannot be read: {err.strerror or err}"
+        )
+        error = error.replace(clean(str(path)), source)
+        log.warning("file rejected: %s", error)
+        status = _record_rejected_file(conninfo, entity, origin, UNREADABLE, error)
+        return BatchResult(entity, source, None, 0, 0, 0, status, error=error, day_folder=day)
     try:
         layout = check_file(path, entity)
     except FileRejected as err:
-        error = str(err).replace(str(path), source)
+        error = clean(str(err)).replace(clean(str(path)), source)
         log.warning("file rejected: %s", error)
         status = _record_rejected_file(conninfo, entity, origin, digest, error)
         return BatchResult(entity, source, None, 0, 0, 0, status, error=error, day_folder=day)
@@ -255,7 +306,8 @@ def load_file(
                 log.info("%s %s: this content is already loaded", state, source)
                 return BatchResult(entity, source, batch_id, 0, 0, 0, state, day_folder=day)
             loaded, rejected, how = _copy_file(conn, entity, path, layout, batch_id, source)
-            _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, how, started)
+            notes = "; ".join(layout.notes) if layout and layout.notes else None
+            _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, how, started, notes)
             if unchanged is not None and not unchanged():
                 raise FileChanged(f"{source} changed while it was being loaded")
     except FileChanged as err:
@@ -281,16 +333,18 @@ def _copy_file(
     row. Returns (loaded, rejected, path taken)."""
     fast_ok = (
         layout is not None
+        and layout.pg_encoding is not None
+        and len(layout.header) >= 2  # one column: a blank line would be a record for COPY
         and set(layout.header) <= set(FIELDS[entity])
         and len(set(layout.header)) == len(layout.header)
     )
     if fast_ok:
         try:
             with conn.transaction():  # a savepoint: a refused COPY falls back to the careful path
-                loaded = _copy_fast(conn, entity, path, layout, batch_id, source)
-            return loaded, 0, "fast"
-        except (psycopg.DataError, EOFError, OSError, zlib.error) as err:
-            log.info("%s: COPY refused it (%s); reading it row by row", source, str(err).splitlines()[0])
+                loaded, rejected = _copy_fast(conn, entity, path, layout, batch_id, source)
+            return loaded, rejected, "fast"
+        except (psycopg.DataError, NotTheSameRecords, EOFError, OSError, zlib.error) as err:
+            log.info("%s: not for COPY (%s); reading it row by row", source, str(err).splitlines()[0])
     loaded, rejected = _copy_rows(conn, entity, read_rows(path, entity, layout), batch_id, source)
     return loaded, rejected, "careful"
 
@@ -302,7 +356,9 @@ def source_files(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and any(s in SOURCE_SUFFIXES for s in (s.lower() for s in p.suffixes))
+        if p.is_file()
+        and not p.is_symlink()  # only what was delivered into the folder is read
+        and any(s in SOURCE_SUFFIXES for s in (s.lower() for s in p.suffixes))
     )
 
 

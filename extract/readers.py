@@ -1,20 +1,26 @@
 """Read the shop's export files as the contract allows them, row by row, without ever losing a row.
 
-Formats: CSV (`,` `;` tab or `|` delimiter, UTF-8, UTF-8 with BOM or Latin-1, quoted fields with
-newlines), JSON (one array of objects), NDJSON (one object per line), each optionally gzip-compressed.
+Formats: CSV (`,` `;` tab or `|` delimiter; UTF-8, UTF-8 with BOM, Latin-1, Windows-1252 or UTF-16, decided
+on the whole file: extract/streams.py; quoted fields with newlines; any line ending), JSON (one array of
+objects), NDJSON (one object per line), each optionally gzip-compressed (known by its bytes, not its name).
 
 Every reader yields `Row`s: either values (contract field -> text as sent, unknown fields in `extra`) or a
-reject with its raw content and the reason. Positions are 1-based: the record ordinal after the header for
-CSV, the line for NDJSON, the element index for a JSON array. A file that cannot be read at all raises
-`FileRejected` before any row is yielded.
+reject with its whole raw content and the reason. Positions are 1-based: the record ordinal after the header
+for CSV, the line for NDJSON, the element index for a JSON array. A file that cannot be read at all raises
+`FileRejected` before any row is yielded. Values are kept as sent: JSON numbers as their text (`1e999`,
+`0.10000000000000000555`, a 5,000-digit integer), a value that Postgres cannot store (a NUL character,
+invalid Unicode) rejects its record. Ambiguous headers are decided, and said in `notes`: the first column
+of a name is the field; a repeated name (in any case) and a column without a name go to the extras as
+`<name>__2` and `column_<n>`.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
+import re
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,10 +28,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from extract.contract import FIELDS, KEYS, normalise_field
+from extract.streams import PG_ENCODINGS, detect_encoding, open_binary
 
-SAMPLE_BYTES = 1 << 20
+HEADER_LIMIT = 16 << 20  # bytes of a header line
 DELIMITERS = (",", ";", "\t", "|")
-RAW_LIMIT = 4000  # characters of a rejected row's raw content kept
+BROKEN = (EOFError, OSError, zlib.error)
+csv.field_size_limit(sys.maxsize)  # a field is as long as the shop made it: never cut, never an error
 
 
 class FileRejected(ValueError):
@@ -47,15 +55,22 @@ class Row:
 
 @dataclass(frozen=True)
 class CsvLayout:
-    encoding: str  # Python codec name: utf-8, utf-8-sig or latin-1
+    encoding: str  # Python codec name: utf-8, utf-8-sig, latin-1, cp1252, utf-16…
     delimiter: str
     header: list[str]  # normalised field names, file order
     header_bytes: int  # bytes before the first data record (BOM and header line included)
     notes: list[str] = field(default_factory=list)
 
     @property
-    def pg_encoding(self) -> str:
-        return "LATIN1" if self.encoding == "latin-1" else "UTF8"
+    def pg_encoding(self) -> str | None:
+        """Postgres' name of the encoding, None when COPY cannot read it (UTF-16)."""
+        return PG_ENCODINGS.get(self.encoding)
+
+
+def clean(text: str, limit: int = 1000) -> str:
+    """Text safe to store and to show: NUL and invalid Unicode escaped, at most `limit` characters."""
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
 
 
 def file_format(path: Path) -> str:
@@ -65,84 +80,138 @@ def file_format(path: Path) -> str:
     kind = suffixes[-1].lstrip(".") if suffixes else ""
     if kind not in ("csv", "json", "ndjson", "jsonl"):
         raise FileRejected(
-            f"{path}: unknown format {kind!r} (expected .csv, .json or .ndjson, optionally .gz)"
+            f"{path}: unknown format {clean(kind, 20)!r} (expected .csv, .json or .ndjson, optionally .gz)"
         )
     return "ndjson" if kind == "jsonl" else kind
 
 
-def open_binary(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
+# -- values ----------------------------------------------------------------------------------------
+class Number(str):
+    """A JSON number (or NaN/Infinity) as the text it was sent as."""
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def _json_number(text: str) -> bool:
+    return _JSON_NUMBER.fullmatch(text) is not None
+
+
+def dump(value: Any) -> str:
+    """JSON text of a parsed value, its numbers written as they were sent (NaN/Infinity as strings)."""
+    if isinstance(value, Number):
+        return str(value) if _json_number(value) else json.dumps(str(value))
+    if isinstance(value, dict):
+        pairs = (f"{json.dumps(str(k), ensure_ascii=False)}: {dump(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(dump(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False)
+    return dump(value)
 
 
-def _split(names: list[str], entity: str, source: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Map header positions to contract fields and to extra fields; reject a header without the key."""
-    positions = {name: i for i, name in reversed(list(enumerate(names)))}
-    missing_keys = [k for k in KEYS[entity] if k not in positions]
-    if missing_keys:
-        shown = ", ".join(repr(n) for n in names[:12])
+def unstorable(values: dict | None, extra: dict | None) -> str | None:
+    """Why Postgres cannot store these values as text, or None."""
+    for name, value in [*(values or {}).items(), *(extra or {}).items()]:
+        text = value if isinstance(value, str) else dump(value) if value is not None else ""
+        if "\x00" in text or ("\\u0000" in text and not isinstance(value, str)):
+            return f"a NUL character in {clean(str(name), 60)!r} (Postgres text cannot hold it)"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"not valid Unicode in {clean(str(name), 60)!r} (a lone surrogate)"
+    return None
+
+
+def _names(names: list[str], entity: str, source: Path) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    """Contract fields and extra fields by column; the key must be there. Ambiguities are decided (the
+    first column of a name is the field) and said."""
+    known: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    notes: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if not name:
+            extra[f"column_{i + 1}"] = i
+            notes.append(f"column {i + 1} has no name: kept in _extra as 'column_{i + 1}'")
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            alias = f"{name}__{seen[name]}"
+            extra[alias] = i
+            notes.append(f"column {i + 1} duplicates {name!r}: kept in _extra as {alias!r}")
+        elif name in FIELDS[entity]:
+            known[name] = i
+        else:
+            extra[name] = i
+    missing = [k for k in KEYS[entity] if k not in known]
+    if missing:
+        shown = ", ".join(repr(clean(n, 40)) for n in names[:12]) + (", …" if len(names) > 12 else "")
         raise FileRejected(
-            f"{source}: no recognisable {entity} header: key field(s) {', '.join(missing_keys)} not found "
+            f"{source}: no recognisable {entity} header: key field(s) {', '.join(missing)} not found "
             f"among [{shown}]"
         )
-    known = {name: i for name, i in positions.items() if name in FIELDS[entity]}
-    extra = {name: i for name, i in positions.items() if name not in FIELDS[entity] and name}
-    return known, extra
+    return known, extra, [clean(n, 200) for n in notes]
 
 
-def _head(path: Path, size: int) -> bytes:
-    """Up to `size` bytes from the start (decompressed); a broken stream gives what came before the break."""
+def _head(stream: IO[bytes], size: int, path: Path) -> bytes:
+    """Up to `size` bytes; a broken stream gives what came before the break."""
     data = bytearray()
     try:
-        with open_binary(path) as fh:
-            while len(data) < size and (chunk := fh.read(min(65536, size - len(data)))):
-                data += chunk
-    except (EOFError, OSError, zlib.error) as err:
+        while len(data) < size and (chunk := stream.read1(min(1 << 20, size - len(data)))):
+            data += chunk
+    except BROKEN as err:
         if not data:
-            raise FileRejected(f"{path}: cannot read: {err}") from err
+            raise FileRejected(f"{path}: cannot read: {clean(str(err), 200)}") from err
     return bytes(data)
 
 
 # -- CSV -------------------------------------------------------------------------------------------
-def _detect_encoding(sample: bytes) -> tuple[str, list[str]]:
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", []
-    try:
-        sample.decode("utf-8")
-        return "utf-8", []
-    except UnicodeDecodeError as err:
-        if err.start >= len(sample) - 3 and len(sample) >= SAMPLE_BYTES:  # a character cut by the sample
-            return "utf-8", []
-    decoded = sample.decode("utf-8", errors="replace")
-    valid_multibyte = sum(1 for ch in decoded if ord(ch) > 127 and ch != "\ufffd")
-    if valid_multibyte == 0:  # every non-ASCII byte is invalid UTF-8: a single-byte encoding
-        return "latin-1", ["decoded as Latin-1 (not valid UTF-8)"]
-    return "utf-8", ["UTF-8 with undecodable bytes in some rows"]
+def _line_end(text: str) -> int:
+    """Index just after the first line break (\\n, \\r\\n or \\r) of `text`, or -1."""
+    ends = [i for i in (text.find("\n"), text.find("\r")) if i >= 0]
+    if not ends:
+        return -1
+    end = min(ends)
+    return end + 2 if text.startswith("\r\n", end) else end + 1
 
 
 def sniff_csv(path: Path, entity: str) -> CsvLayout:
-    sample = _head(path, SAMPLE_BYTES)
-    if not sample.strip():
+    encoding, notes = detect_encoding(path)
+    with open_binary(path) as stream:
+        sample = _head(stream, HEADER_LIMIT, path)
+    text = sample.decode(encoding, errors="replace")
+    if not text.lstrip("\ufeff").strip():
         raise FileRejected(f"{path}: empty file, no header")
-    encoding, notes = _detect_encoding(sample)
-    end = sample.find(b"\n")
-    header_bytes = len(sample) if end < 0 else end + 1
-    line = sample[:header_bytes].decode(encoding, errors="replace").rstrip("\r\n")
+    end = _line_end(text)
+    if end < 0 and len(sample) >= HEADER_LIMIT:
+        raise FileRejected(f"{path}: no end to the header line in its first {HEADER_LIMIT >> 20} MB")
+    line = text[: end if end >= 0 else len(text)].lstrip("\ufeff").rstrip("\r\n")
+    header_bytes = _line_end(sample.decode("latin-1")) if encoding in PG_ENCODINGS else 0  # ASCII ends
+    header_bytes = len(sample) if header_bytes < 0 else header_bytes
     delimiter = max(DELIMITERS, key=line.count)
     names = [normalise_field(n) for n in next(csv.reader([line], delimiter=delimiter), [])]
-    _split(names, entity, path)
+    notes += _names(names, entity, path)[2]
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r}")
+    with path.open("rb") as raw:
+        if raw.read(2) == b"\x1f\x8b" and path.suffix.lower() != ".gz":
+            notes.append("gzip-compressed content (decompressed)")
     return CsvLayout(encoding, delimiter, names, header_bytes, notes)
+
+
+def _raw_text(record: list[str], delimiter: str) -> str:
+    joined = delimiter.join(record)
+    return joined.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _has_surrogates(record: list[str]) -> bool:
@@ -153,13 +222,8 @@ def _has_surrogates(record: list[str]) -> bool:
     return False
 
 
-def _raw_text(record: list[str], delimiter: str) -> str:
-    joined = delimiter.join(record)
-    return joined.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")[:RAW_LIMIT]
-
-
 def read_csv(path: Path, entity: str, layout: CsvLayout) -> Iterator[Row]:
-    known, extra = _split(layout.header, entity, path)
+    known, extra, _ = _names(layout.header, entity, path)
     width = len(layout.header)
     with open_binary(path) as binary:
         text = io.TextIOWrapper(binary, encoding=layout.encoding, errors="surrogateescape", newline="")
@@ -167,52 +231,93 @@ def read_csv(path: Path, entity: str, layout: CsvLayout) -> Iterator[Row]:
         position = 0
         try:
             next(reader, None)  # the header
-            while True:
-                try:
-                    record = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as err:
-                    position += 1
-                    yield Row(position, raw=None, reason=f"unreadable CSV record: {err}")
-                    continue
+            for record in reader:
                 if not record or record == [""]:
                     continue  # a blank line is not a record
                 position += 1
-                if _has_surrogates(record):
-                    reason = f"undecodable bytes (not valid {layout.encoding.removesuffix('-sig')})"
-                    yield Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
-                elif len(record) != width:
-                    reason = f"expected {width} fields, got {len(record)}"
-                    yield Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
-                else:
-                    values = {name: (record[i] if record[i] != "" else None) for name, i in known.items()}
-                    extras = {name: record[i] for name, i in extra.items()} or None
-                    yield Row(position, values=values, extra=extras)
-        except (EOFError, OSError, zlib.error) as err:
-            yield Row(position + 1, reason=f"compressed stream broken after record {position}: {err}")
+                yield _csv_row(position, record, width, known, extra, layout)
+        except csv.Error as err:  # strict=False: it does not happen; kept as a reject if it ever does
+            yield Row(position + 1, raw="", reason=f"unreadable CSV after record {position}: {err}")
+        except BROKEN as err:
+            yield Row(position + 1, raw="", reason=f"compressed stream broken after record {position}: {err}")
+        yield from _trailing(binary, position)
+
+
+def _csv_row(position: int, record: list[str], width: int, known: dict, extra: dict, layout) -> Row:
+    if _has_surrogates(record):
+        reason = f"undecodable bytes (not valid {layout.encoding.removesuffix('-sig')})"
+        return Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
+    if len(record) != width:
+        reason = f"expected {width} fields, got {len(record)}"
+        return Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
+    values = {name: (record[i] if record[i] != "" else None) for name, i in known.items()}
+    extras = {name: record[i] for name, i in extra.items()} or None
+    why = unstorable(values, extras)
+    if why:
+        return Row(position, raw=_raw_text(record, layout.delimiter), reason=why)
+    return Row(position, values=values, extra=extras)
+
+
+def _trailing(binary: IO[bytes], position: int) -> Iterator[Row]:
+    """Bytes after the last gzip member: one reject, kept whole."""
+    raw = getattr(binary, "raw", None)
+    trailing = getattr(raw, "trailing", b"")
+    if trailing:
+        text = trailing.decode("latin-1")
+        yield Row(position + 1, raw=text, reason=f"{len(trailing)} trailing byte(s) after the gzip data")
 
 
 # -- JSON and NDJSON -------------------------------------------------------------------------------
+def loads(text: str) -> Any:
+    """JSON with its numbers kept as sent and its objects as (key, value) pairs, duplicates included."""
+    return json.loads(
+        text, parse_float=Number, parse_int=Number, parse_constant=Number, object_pairs_hook=_Pairs
+    )
+
+
+class _Pairs(list):
+    """A JSON object as parsed: its (key, value) pairs in order, a repeated key included."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Pairs):
+        return {str(k): _plain(v) for k, v in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def object_row(position: int, obj: Any, entity: str, raw: str) -> Row:
-    if not isinstance(obj, dict):
-        return Row(position, raw=raw[:RAW_LIMIT], reason=f"not a JSON object but {type(obj).__name__}")
+    if isinstance(obj, dict):
+        obj = _Pairs(obj.items())
+    if not isinstance(obj, _Pairs):
+        kind = {list: "list", str: "string", Number: "number", bool: "boolean"}.get(type(obj), "null")
+        return Row(position, raw=clean(raw, 1 << 30), reason=f"not a JSON object but {kind}")
     values: dict[str, str | None] = {}
     extra: dict[str, Any] = {}
-    for key, value in obj.items():
+    for key, value in obj:
         name = normalise_field(str(key))
-        if name in FIELDS[entity]:
-            values[name] = _text(value)
+        if name in FIELDS[entity] and name not in values:
+            values[name] = _text(_plain(value))
         else:
-            extra[name] = value
+            alias, n = name or "column", 1
+            while alias in extra or alias in values:
+                n += 1
+                alias = f"{name or 'column'}__{n}"
+            extra[alias] = _plain(value)
+    why = unstorable(values, extra)
+    if why:
+        return Row(position, raw=clean(raw, 1 << 30), reason=why)
     return Row(position, values=values, extra=extra or None)
 
 
 def _decode_json_text(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="surrogateescape")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("latin-1")
+        return data.decode("cp1252" if any(0x80 <= b < 0xA0 for b in data) else "latin-1", errors="replace")
 
 
 def read_ndjson(path: Path, entity: str) -> Iterator[Row]:
@@ -225,65 +330,82 @@ def read_ndjson(path: Path, entity: str) -> Iterator[Row]:
                 if not text:
                     continue
                 try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as err:
-                    yield Row(
-                        position,
-                        raw=text[:RAW_LIMIT],
-                        reason=f"invalid JSON: {err.msg} at column {err.colno}",
-                    )
+                    obj = loads(text)
+                except ValueError as err:
+                    msg = getattr(err, "msg", str(err))
+                    column = f" at column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
+                    yield Row(position, raw=clean(text, 1 << 30), reason=f"invalid JSON: {msg}{column}")
                     continue
                 yield object_row(position, obj, entity, text)
-        except (EOFError, OSError, zlib.error) as err:
-            yield Row(position + 1, reason=f"compressed stream broken after line {position}: {err}")
+        except BROKEN as err:
+            yield Row(position + 1, raw="", reason=f"compressed stream broken after line {position}: {err}")
+        yield from _trailing(fh, position)
 
 
 def read_json_array(path: Path, entity: str) -> Iterator[Row]:
-    """Objects of a JSON array one by one; a truncated or broken tail is one reject, the rest loads."""
+    """Objects of a JSON array one by one; a truncated or broken tail is one reject, the rest loads;
+    content after the array's end is one reject."""
     try:
         with open_binary(path) as fh:
-            text = _decode_json_text(fh.read())
-    except (EOFError, OSError, zlib.error) as err:
-        raise FileRejected(f"{path}: cannot read: {err}") from err
-    decoder = json.JSONDecoder()
+            data = fh.read()
+            trailing = getattr(getattr(fh, "raw", None), "trailing", b"")
+    except BROKEN as err:
+        raise FileRejected(f"{path}: cannot read: {clean(str(err), 200)}") from err
+    text = _decode_json_text(data)
+    decoder = json.JSONDecoder(
+        parse_float=Number, parse_int=Number, parse_constant=Number, object_pairs_hook=_Pairs
+    )
     index = len(text) - len(text.lstrip())
     if not text[index:].startswith("["):
-        raise FileRejected(f"{path}: not a JSON array (starts with {text[index : index + 20]!r})")
+        raise FileRejected(f"{path}: not a JSON array (starts with {clean(text[index : index + 20], 40)!r})")
     index += 1
     position = 0
     while True:
         while index < len(text) and text[index] in " \t\r\n,":
             index += 1
-        if index >= len(text) or text[index] == "]":
-            return  # closed, or cut exactly between two elements (nothing of a record lost)
+        if index >= len(text):
+            break  # cut exactly between two elements (nothing of a record lost)
+        if text[index] == "]":
+            rest = text[index + 1 :]
+            if rest.strip():
+                reason = "content after the JSON array's end (the array holds the records)"
+                yield Row(position + 1, raw=clean(rest, 1 << 30), reason=reason)
+            break
         position += 1
         try:
             obj, end = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as err:
-            tail = text[index:]
+        except ValueError as err:
             reason = "invalid JSON" if text.rstrip().endswith("]") else "truncated JSON"
-            # the whole tail is kept (not cut to RAW_LIMIT): everything after this point is in it
-            yield Row(position, raw=tail, reason=f"{reason}: {err.msg} at char {err.pos}")
+            msg = f"{getattr(err, 'msg', err)} at char {getattr(err, 'pos', index)}"
+            # the whole tail is kept: everything after this point is in it
+            yield Row(position, raw=clean(text[index:], 1 << 30), reason=f"{reason}: {msg}")
             return
         yield object_row(position, obj, entity, text[index:end])
         index = end
+    if trailing:
+        reason = f"{len(trailing)} trailing byte(s) after the gzip data"
+        yield Row(position + 1, raw=trailing.decode("latin-1"), reason=reason)
 
 
 def _sniff_json(path: Path) -> None:
-    text = _decode_json_text(_head(path, 4096)).lstrip()
+    with open_binary(path) as stream:
+        text = _decode_json_text(_head(stream, 4096, path)).lstrip()
     if not text:
         raise FileRejected(f"{path}: empty file")
     if not text.startswith("["):
-        raise FileRejected(f"{path}: not a JSON array (starts with {text[:20]!r})")
+        raise FileRejected(f"{path}: not a JSON array (starts with {clean(text[:20], 40)!r})")
 
 
 def check_file(path: Path, entity: str) -> CsvLayout | None:
     """Everything that rejects a file whole, checked before a row is read: the CSV layout for a CSV file."""
     kind = file_format(path)
-    if kind == "csv":
-        return sniff_csv(path, entity)
-    if kind == "json":
-        _sniff_json(path)
+    try:
+        if kind == "csv":
+            return sniff_csv(path, entity)
+        if kind == "json":
+            _sniff_json(path)
+    except BROKEN as err:
+        raise FileRejected(f"{path}: cannot read: {clean(str(err), 200)}") from err
     return None
 
 
