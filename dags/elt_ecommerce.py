@@ -71,17 +71,18 @@ def _shop_api() -> tuple[str, str]:
 
 
 @task
-def scan_inbox(params: dict | None = None) -> dict:
+def scan_inbox(params: dict | None = None, run_id: str | None = None) -> dict:
     """List the inbox: the exports the ledger has not seen (in load order), files still being written,
     and what is not an export, with the reason. Reads only; loads nothing."""
     import logging
 
-    from extract.inbox import scan
+    from extract.inbox import record_ignored, scan
     from stack.connections import inbox, settle_seconds
 
     if params.get("source", "files") == "api":
         return {"source": "api"}
     found = scan(_warehouse_url(LOADER_CONN_ID), inbox(), settle_seconds=settle_seconds())
+    record_ignored(_warehouse_url(LOADER_CONN_ID), found, run_id)
     log = logging.getLogger(__name__)
     log.info("%s: %s new files, %s seen before", found.inbox, len(found.new), found.seen)
     for f in found.waiting:

@@ -46,6 +46,14 @@ alter table raw.load_ledger
 create index if not exists load_ledger_entity_hash on raw.load_ledger (entity, content_hash);
 create index if not exists load_ledger_source on raw.load_ledger (source);
 create index if not exists load_ledger_run on raw.load_ledger (run_id);
+create table if not exists raw.load_ignored (
+    source         text not null,
+    reason         text not null,
+    first_seen_at  timestamptz not null default clock_timestamp(),
+    last_seen_at   timestamptz not null default clock_timestamp(),
+    run_id         text,
+    primary key (source, reason)
+);
 create table if not exists raw.load_rejects (
     reject_id    bigint generated always as identity primary key,
     batch_id     bigint not null references raw.load_ledger (batch_id),

@@ -36,7 +36,7 @@ import psycopg
 
 from extract import ddl
 from extract.contract import ENTITY_ORDER
-from extract.load import BatchResult, Origin, load_file
+from extract.load import BatchResult, Origin, load_file, record_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -288,11 +288,35 @@ def collect(
     for f in files:
         path = _path(inbox, f)
         origin = Origin(location(inbox, f.relative), f.day, f.size, modified_at(f), f.version, run_id)
-        if _fingerprint(path) != (f.size, f.modified, f.version):
+        try:
+            same = _fingerprint(path) == (f.size, f.modified, f.version)
+        except OSError:
+            same = False  # gone since the scan
+        if not same:
             results.append(BatchResult(f.entity, origin.source, None, 0, 0, 0, "changed", day_folder=f.day))
             continue
-        results.append(_collect_one(conninfo, path, f, origin))
+        try:
+            results.append(_collect_one(conninfo, path, f, origin))
+        except psycopg.Error:
+            raise  # the database, not the file: the task is retried
+        except Exception as err:  # no file stops the others: recorded with its reason
+            log.exception("%s could not be loaded", origin.source)
+            error = f"{origin.source}: could not be read ({type(err).__name__}: {err})"
+            results.append(record_unreadable(conninfo, f.entity, origin, error))
     return results
+
+
+def record_ignored(conninfo: str, found: Scan, run_id: str | None = None) -> None:
+    """Keep what the scan did not take as exports, with the reason, in raw.load_ignored (once per file and
+    reason; `last_seen_at` and `run_id` say when it was last there)."""
+    if not found.ignored:
+        return
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "insert into raw.load_ignored (source, reason, run_id) values (%s, %s, %s) on conflict"
+            " (source, reason) do update set last_seen_at = clock_timestamp(), run_id = excluded.run_id",
+            [(location(found.inbox, where), why, run_id) for where, why in found.ignored],
+        )
 
 
 def _collect_one(conninfo: str, path: Any, f: InboxFile, origin: Origin) -> BatchResult:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from extract.contract import ENTITY_ORDER, FIELDS
-from extract.inbox import SETTLE_SECONDS, Scan, collect, scan
+from extract.inbox import SETTLE_SECONDS, Scan, collect, record_ignored, scan
 from extract.load import BatchResult
 
 ENV_PREFIXES = ("WAREHOUSE_LOADER", "WAREHOUSE")  # the loader's role first: it alone writes raw.*
@@ -66,6 +66,7 @@ def land(
         if entity not in FIELDS:
             raise ValueError(f"unknown entity {entity!r}; known: {', '.join(FIELDS)}")
     found = scan(conninfo, inbox, entities, settle_seconds=settle_seconds)
+    record_ignored(conninfo, found, run_id)
     found.new = [f for f in found.new if days is None or f.day in days]
     results: list[BatchResult] = []
     with tqdm(found.new, unit="file", disable=not progress, desc="loading") as bar:

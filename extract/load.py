@@ -245,6 +245,15 @@ def _write_rejects(conn: psycopg.Connection, entity: str, rejects: list[Row], ba
             copy.write_row((batch_id, entity, source, row.position, raw, clean(row.reason or "", 2000)))
 
 
+def record_unreadable(conninfo: str, entity: str, origin: Origin, error: str) -> BatchResult:
+    """A file that could not be read at all, recorded as rejected with its error (tried again next run)."""
+    ddl.ensure_raw(conninfo, entity)
+    status = _record_rejected_file(conninfo, entity, origin, UNREADABLE, clean(error))
+    return BatchResult(
+        entity, origin.source, None, 0, 0, 0, status, error=clean(error), day_folder=origin.day_folder
+    )
+
+
 def _record_rejected_file(conninfo: str, entity: str, origin: Origin, digest: str, error: str) -> str:
     """Record a file rejected whole (unless this very file was recorded before); "rejected" or "skipped"."""
     with psycopg.connect(conninfo) as conn:

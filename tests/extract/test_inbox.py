@@ -133,3 +133,31 @@ def test_a_file_still_being_written_waits_and_one_that_changes_while_loading_is_
     with psycopg.connect(db) as conn:
         assert conn.execute("select count(*) from raw.load_ledger").fetchone()[0] == 0
     assert scan(db, inbox, settle_seconds=0).new[0].entity == "customers"  # everything still new
+
+
+def test_what_is_ignored_is_kept_in_the_ledger_and_a_file_that_breaks_the_reader_stops_no_other(
+    db: str, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (inbox / "orders" / "stray.csv").write_text(HEADER)
+    from extract import inbox as module
+
+    real = module.load_file
+
+    def explode(conninfo, entity, path, *args):
+        if path.name == "orders.csv" and DAY1.isoformat() in str(path):
+            raise RuntimeError("a reader bug")
+        return real(conninfo, entity, path, *args)
+
+    monkeypatch.setattr(module, "load_file", explode)
+    _, results = land(db, inbox, progress=False, settle_seconds=0, run_id="run-1")
+    broken = [r for r in results if r.status == "rejected"]
+    assert len(broken) == 1 and "RuntimeError: a reader bug" in broken[0].error
+    assert sum(r.status == "loaded" for r in results) == 9  # every other file loaded
+    with psycopg.connect(db) as conn:
+        ignored = conn.execute("select source, reason, run_id from raw.load_ignored").fetchall()
+    assert ignored == [
+        (f"{inbox}/orders/stray.csv", "not in a day folder (<entity>/<YYYY-MM-DD>/<file>)", "run-1")
+    ]
+    monkeypatch.setattr(module, "load_file", real)
+    again = scan(db, inbox, settle_seconds=0)  # a file that could not be read is tried again
+    assert [f.name for f in again.new] == ["orders.csv"]
