@@ -36,7 +36,7 @@ from extract import ddl
 from extract.contract import FIELDS
 from extract.copy_check import CopyCheck
 from extract.readers import FileRejected, Row, check_file, clean, dump, object_row, read_rows
-from extract.streams import open_binary
+from extract.streams import compression_notes, open_binary
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def load_file(
                 log.info("%s %s: this content is already loaded", state, source)
                 return BatchResult(entity, source, batch_id, 0, 0, 0, state, day_folder=day)
             loaded, rejected, how = _copy_file(conn, entity, path, layout, batch_id, source)
-            notes = "; ".join(layout.notes) if layout and layout.notes else None
+            notes = "; ".join([*compression_notes(path), *(layout.notes if layout else [])]) or None
             _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, how, started, notes)
             if unchanged is not None and not unchanged():
                 raise FileChanged(f"{source} changed while it was being loaded")

@@ -123,6 +123,7 @@ def unstorable(values: dict | None, extra: dict | None) -> str | None:
     """Why Postgres cannot store these values as text, or None."""
     for name, value in [*(values or {}).items(), *(extra or {}).items()]:
         text = value if isinstance(value, str) else dump(value) if value is not None else ""
+        text += "\n" + str(name)  # a name is stored too (in _extra)
         if "\x00" in text or ("\\u0000" in text and not isinstance(value, str)):
             return f"a NUL character in {clean(str(name), 60)!r} (Postgres text cannot hold it)"
         try:
@@ -203,9 +204,6 @@ def sniff_csv(path: Path, entity: str) -> CsvLayout:
     notes += _names(names, entity, path)[2]
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r}")
-    with path.open("rb") as raw:
-        if raw.read(2) == b"\x1f\x8b" and path.suffix.lower() != ".gz":
-            notes.append("gzip-compressed content (decompressed)")
     return CsvLayout(encoding, delimiter, names, header_bytes, notes)
 
 
@@ -246,6 +244,9 @@ def read_csv(path: Path, entity: str, layout: CsvLayout) -> Iterator[Row]:
 def _csv_row(position: int, record: list[str], width: int, known: dict, extra: dict, layout) -> Row:
     if _has_surrogates(record):
         reason = f"undecodable bytes (not valid {layout.encoding.removesuffix('-sig')})"
+        return Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
+    if any("\x00" in value for value in record):
+        reason = "a NUL character in the record (Postgres text cannot hold it)"
         return Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
     if len(record) != width:
         reason = f"expected {width} fields, got {len(record)}"
@@ -345,13 +346,15 @@ def read_ndjson(path: Path, entity: str) -> Iterator[Row]:
 def read_json_array(path: Path, entity: str) -> Iterator[Row]:
     """Objects of a JSON array one by one; a truncated or broken tail is one reject, the rest loads;
     content after the array's end is one reject."""
-    try:
-        with open_binary(path) as fh:
-            data = fh.read()
-            trailing = getattr(getattr(fh, "raw", None), "trailing", b"")
-    except BROKEN as err:
-        raise FileRejected(f"{path}: cannot read: {clean(str(err), 200)}") from err
-    text = _decode_json_text(data)
+    chunks, broken = [], None
+    with open_binary(path) as fh:
+        try:
+            while chunk := fh.read1(1 << 20):
+                chunks.append(chunk)
+        except BROKEN as err:  # what came before the break is read; the break is one reject
+            broken = f"compressed stream broken after {sum(map(len, chunks))} bytes: {err}"
+        trailing = getattr(getattr(fh, "raw", None), "trailing", b"")
+    text = _decode_json_text(b"".join(chunks))
     decoder = json.JSONDecoder(
         parse_float=Number, parse_int=Number, parse_constant=Number, object_pairs_hook=_Pairs
     )
@@ -378,21 +381,27 @@ def read_json_array(path: Path, entity: str) -> Iterator[Row]:
             reason = "invalid JSON" if text.rstrip().endswith("]") else "truncated JSON"
             msg = f"{getattr(err, 'msg', err)} at char {getattr(err, 'pos', index)}"
             # the whole tail is kept: everything after this point is in it
-            yield Row(position, raw=clean(text[index:], 1 << 30), reason=f"{reason}: {msg}")
-            return
+            why = f"{reason}: {msg}" + (f" ({broken})" if broken else "")
+            broken = None
+            yield Row(position, raw=clean(text[index:], 1 << 30), reason=why)
+            break
         yield object_row(position, obj, entity, text[index:end])
         index = end
+    if broken:
+        position += 1
+        yield Row(position, raw="", reason=broken)
     if trailing:
         reason = f"{len(trailing)} trailing byte(s) after the gzip data"
         yield Row(position + 1, raw=trailing.decode("latin-1"), reason=reason)
 
 
-def _sniff_json(path: Path) -> None:
+def _sniff_json(path: Path, array: bool = True) -> None:
     with open_binary(path) as stream:
-        text = _decode_json_text(_head(stream, 4096, path)).lstrip()
-    if not text:
+        head = _head(stream, 4096, path)
+    text = _decode_json_text(head).lstrip()
+    if not text and len(head) < 4096:
         raise FileRejected(f"{path}: empty file")
-    if not text.startswith("["):
+    if array and not text.startswith("["):
         raise FileRejected(f"{path}: not a JSON array (starts with {clean(text[:20], 40)!r})")
 
 
@@ -402,8 +411,7 @@ def check_file(path: Path, entity: str) -> CsvLayout | None:
     try:
         if kind == "csv":
             return sniff_csv(path, entity)
-        if kind == "json":
-            _sniff_json(path)
+        _sniff_json(path, array=kind == "json")
     except BROKEN as err:
         raise FileRejected(f"{path}: cannot read: {clean(str(err), 200)}") from err
     return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import zlib
 from pathlib import Path
 from typing import IO
@@ -96,6 +97,25 @@ def _utf16(head: bytes) -> str | None:
     return None
 
 
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _bad_bytes(text: str) -> int:
+    return 0 if text.isascii() else sum(1 for _ in _ESCAPED.finditer(text))
+
+
+def compression_notes(path: Path) -> list[str]:
+    """What the file's name and its content say differently about compression."""
+    named = path.suffix.lower() == ".gz"
+    if is_gzip(path) != named:
+        return [
+            "gzip-compressed content (decompressed)"
+            if not named
+            else "named .gz but not compressed (read as is)"
+        ]
+    return []
+
+
 def detect_encoding(path: Path) -> tuple[str, list[str]]:
     """(Python codec, notes) of a text file's content, decided on the whole file (see the module's doc)."""
     with open_binary(path) as fh:
@@ -109,18 +129,18 @@ def detect_encoding(path: Path) -> tuple[str, list[str]]:
         if utf16:
             how = "with a byte-order mark" if utf16 == "utf-16" else utf16[-2:].upper()
             return utf16, [f"UTF-16 ({how})"]
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")  # one surrogate per bad byte
         high = invalid = cp1252_bytes = 0
         data = head
         try:
             while data:
                 high += len(data) - len(data.translate(None, _HIGH))
                 cp1252_bytes += len(data) - len(data.translate(None, _CP1252_ONLY))
-                invalid += decoder.decode(data).count("\ufffd")
+                invalid += _bad_bytes(decoder.decode(data))
                 data = fh.read1(CHUNK)
         except (EOFError, OSError, zlib.error):
             pass  # a broken stream: decided on what came before the break (its rows are read the same way)
-        invalid += decoder.decode(b"", final=True).count("\ufffd")
+        invalid += _bad_bytes(decoder.decode(b"", final=True))
     if not invalid:
         return "utf-8", []
     if invalid >= 0.9 * high:  # nearly every non-ASCII byte is invalid UTF-8: a single-byte encoding
