@@ -4,16 +4,29 @@ Each page is loaded with `extract.load.load_records` in one transaction together
 watermark (extract/watermark.py): a crash between pages resumes after the last committed page, a page
 fetched again adds nothing, and a rerun with no changes loads nothing.
 
-HTTP: 429 and 503 are retried after their `Retry-After` (seconds or an HTTP date, capped at
-`max_backoff`); 500, 502, 504, timeouts and connection errors after an exponential backoff with full
-jitter (`uniform(0, min(max_backoff, backoff * 2**attempt))`). After `max_retries` retries the extract
-stops with an `ExtractError` naming the entity, the URL and the last answer. Other answers (401, 400, 404)
-stop it at once. The token travels in the Authorization header only and is never logged.
+HTTP: each request has one deadline, `timeout` seconds for the whole answer (connection, headers, body):
+httpx's own timeouts bound each network read, so an API that drips its answer a byte at a time would
+never trip them (encode/httpx#1450). 429 and 503 are retried after their `Retry-After` (seconds or an HTTP
+date, capped at `max_backoff`); 500, 502, 504, timeouts, connection errors and a 200 whose body is not the
+API's JSON (not JSON, or no `data` list) after an exponential backoff with full jitter
+(`uniform(0, min(max_backoff, backoff * 2**attempt))`). After `max_retries` retries the extract stops with
+an `ExtractError` naming the entity, the URL and the last answer. Other answers (401, 400, 404) stop it at
+once. The token travels in the Authorization header only and is never logged.
+
+Listing: `next_cursor` must be null (the end) or a string not yet followed in this listing. Anything else
+(a number, an object, "", no `next_cursor`, a cursor already followed: the listing would never end or go
+round again) stops the extract at once with an `ExtractError` naming the entity, the URL and the cursor;
+that page is not loaded, what was committed before stays, and a rerun resumes from the watermark.
+
+Records: numbers keep the text they were sent as (`parse_json`); a record that is not an object, or
+holds what Postgres cannot store, is rejected by the loader (`raw.load_rejects`), the page's others load.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import logging
 import random
 import time
@@ -26,10 +39,12 @@ from typing import Any
 
 import httpx
 import psycopg
+from httpx import Response
 
 from extract import watermark
 from extract.contract import ENTITY_ORDER, FIELDS
 from extract.load import load_records
+from extract.readers import Number, dump
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +69,57 @@ class ExtractResult:
     watermark: datetime | None  # and after it
 
 
+_MISSING = object()  # a page without next_cursor
+
+
 @dataclass(frozen=True)
 class Page:
     records: list[Any]
-    next_cursor: str | None
+    next_cursor: Any  # as sent (checked by _next_cursor), or _MISSING
     url: str  # without credentials
+
+
+class ApiClient:
+    """The extract's HTTP: one connection pool, and one deadline per request (`get(..., timeout)`).
+
+    The deadline is asyncio's (`asyncio.timeout` around the request and its whole body, as httpx's
+    maintainers suggest in encode/httpx#1450), so the client is an `httpx.AsyncClient` on an event loop
+    of its own; callers stay synchronous. Not for use inside a running event loop."""
+
+    def __init__(self) -> None:
+        self._runner = asyncio.Runner()
+        self._http = httpx.AsyncClient(follow_redirects=False)
+
+    def get(self, url: str, *, timeout: float, **options: Any) -> Response:
+        """GET `url` (`options`: httpx's) with the whole answer within `timeout` seconds, else raises
+        TimeoutError (or httpx.TimeoutException)."""
+        return self._runner.run(self._get(url, timeout, options))
+
+    async def _get(self, url: str, timeout: float, options: dict[str, Any]) -> Response:
+        async with asyncio.timeout(timeout):
+            return await self._http.get(url, timeout=timeout, **options)
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self._http.aclose())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Unreadable(ValueError):
+    """A 200 whose body is not the API's JSON (cut off on the way, an error page, another shape)."""
 
 
 class _Fetcher:
     def __init__(
         self,
-        client: httpx.Client,
+        client: ApiClient,
         entity: str,
         token: str,
         timeout: float,
@@ -84,17 +139,19 @@ class _Fetcher:
             wait = None
             try:
                 response = self.client.get(url, params=params, headers=self._headers, timeout=self.timeout)
-            except httpx.TimeoutException:
-                last = f"timeout ({self.timeout}s)"
+            except (TimeoutError, httpx.TimeoutException):
+                last = f"timeout (no whole answer within {self.timeout}s)"
             except httpx.TransportError as err:
                 last = f"connection error ({type(err).__name__})"
+            except httpx.RequestError as err:  # e.g. a body its Content-Encoding does not decode
+                last = f"unreadable answer ({type(err).__name__}: {err})"
             else:
                 last = f"HTTP {response.status_code}"
                 if response.status_code == 200:
-                    page = _page(response, shown)
-                    if page is not None:
-                        return page
-                    last = "HTTP 200 with a body that is not the API's JSON"
+                    try:
+                        return _page(response, shown)
+                    except _Unreadable as err:
+                        last = f"HTTP 200 whose body is {err}"
                 elif response.status_code in RETRY_AFTER_STATUSES:
                     wait = _retry_after(response.headers.get("Retry-After"))
                 elif response.status_code not in RETRY_STATUSES:
@@ -128,15 +185,56 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _page(response: httpx.Response, shown: str) -> Page | None:
+def parse_json(content: bytes | str) -> Any:
+    """JSON whose numbers keep the text they were sent as (`extract.readers.Number`, a str, as in files):
+    float() would round `0.10000000000000000555` and make `1e999` infinite, int() refuses 5,000 digits,
+    and raw keeps values as sent. Objects are dicts (a repeated key: the last one, as json.loads does).
+    Raises ValueError (or RecursionError, nested too deep) when it is not JSON."""
+    return json.loads(content, parse_float=Number, parse_int=Number, parse_constant=Number)
+
+
+def _page(response: Response, shown: str) -> Page:
+    """The API's page, or _Unreadable (worth another try: cut off on the way, a proxy's error page)."""
     try:
-        body = response.json()
-    except ValueError:  # cut off on the way: worth another try
+        body = parse_json(response.content)
+    except (ValueError, RecursionError) as err:
+        raise _Unreadable(f"not JSON ({_short(str(err))}): {_short(repr(response.content))}") from None
+    if not isinstance(body, dict):
+        raise _Unreadable(f"not the API's JSON (an object with a 'data' array) but {_kind(body)}")
+    if not isinstance(body.get("data"), list):
+        data = f"its 'data' is {_kind(body['data'])}" if "data" in body else "it has no 'data'"
+        raise _Unreadable(f"not the API's JSON (an object with a 'data' array): {data}")
+    return Page(body["data"], body.get("next_cursor", _MISSING), shown)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, for messages."""
+    if isinstance(value, Number):
+        return "a number"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "null")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _next_cursor(entity: str, page: Page, followed: set[str]) -> str | None:
+    """The page's next_cursor, checked before the page lands: a listing that cannot be followed stops."""
+    cursor = page.next_cursor
+    if cursor is None:
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        return None
-    cursor = body.get("next_cursor")
-    return Page(body["data"], cursor if isinstance(cursor, str) and cursor else None, shown)
+    if cursor is _MISSING:
+        problem = "no next_cursor (it must be null or a string)"
+    elif not isinstance(cursor, str) or isinstance(cursor, Number) or not cursor:
+        problem = f"next_cursor {_short(dump(cursor))}, not a non-empty string or null"
+    elif cursor in followed:
+        problem = f"next_cursor {_short(dump(cursor))} again (already followed: the listing would not end)"
+    else:
+        return cursor
+    raise ExtractError(
+        f"{entity}: GET {page.url} answered {problem}; stopped before loading that page"
+        " (the pages before it are committed; the next run resumes from the watermark)"
+    )
 
 
 def extract_entity(
@@ -151,11 +249,12 @@ def extract_entity(
     backoff: float = 0.5,
     max_backoff: float = 60.0,
     future_tolerance: timedelta | None = timedelta(days=1),
-    client: httpx.Client | None = None,
+    client: ApiClient | None = None,
     on_page: Callable[[int], None] | None = None,
 ) -> ExtractResult:
     """Land what changed in the entity since its watermark (see the module and extract/watermark.py).
-    `client`: an httpx client to reuse (extract_all shares one); the token is sent per request.
+    `timeout`: seconds for each request's whole answer.
+    `client`: an ApiClient to reuse (extract_all shares one); the token is sent per request.
     `on_page(n)`: called after each committed page with its number of records (progress bars)."""
     if entity not in FIELDS:
         raise ValueError(f"unknown entity {entity!r}; known: {', '.join(FIELDS)}")
@@ -170,14 +269,17 @@ def extract_entity(
         params: dict[str, Any] = {"limit": page_size}
         if state.updated_since is not None:
             params["updated_since"] = state.updated_since.isoformat()
+        followed: set[str] = set()
         while True:
             page = fetcher.get(f"{base_url.rstrip('/')}/api/v1/{entity}", params)
-            run.land(conn, page)
+            cursor = _next_cursor(entity, page, followed)
+            run.land(conn, page, cursor)
             if on_page is not None:
                 on_page(len(page.records))
-            if page.next_cursor is None:
+            if cursor is None:
                 break
-            params = {"limit": page_size, "cursor": page.next_cursor}
+            followed.add(cursor)
+            params = {"limit": page_size, "cursor": cursor}
         with conn.transaction():
             watermark.save(conn, run.complete(), None, completed=True)
     result = run.result(state, fetcher.retries)
@@ -186,11 +288,11 @@ def extract_entity(
 
 
 @contextmanager
-def _client(client: httpx.Client | None) -> Iterator[httpx.Client]:
+def _client(client: ApiClient | None) -> Iterator[ApiClient]:
     if client is not None:
         yield client
         return
-    with httpx.Client(follow_redirects=False) as own:
+    with ApiClient() as own:
         yield own
 
 
@@ -202,14 +304,20 @@ class _Run:
         self.pages = self.fetched = self.loaded = self.rejected = self.duplicates = 0
         self.unresolved_seen: set[str] = set()
 
-    def land(self, conn: psycopg.Connection, page: Page) -> None:
-        """Load the page's new records and its watermark in one transaction."""
+    def land(self, conn: psycopg.Connection, page: Page, cursor: str | None) -> None:
+        """Load the page's new records and its watermark (`cursor`: the next page's) in one transaction."""
         taken = self.state.take(page.records, self.stamp_limit)
-        save = functools.partial(watermark.save, state=taken.state, cursor=page.next_cursor)
+        save = functools.partial(watermark.save, state=taken.state, cursor=cursor)
         if taken.fresh:
-            batch = load_records(
-                self.conninfo, self.entity, taken.fresh, f"api {page.url}", in_transaction=save
-            )
+            try:
+                batch = load_records(
+                    self.conninfo, self.entity, taken.fresh, f"api {page.url}", in_transaction=save
+                )
+            except (psycopg.DataError, UnicodeError) as err:  # a value the loader did not reject
+                raise ExtractError(
+                    f"{self.entity}: the page from GET {page.url} cannot be stored, nothing of it was"
+                    f" committed: {_short(str(err))}"
+                ) from err
             self.loaded, self.rejected = self.loaded + batch.rows_loaded, self.rejected + batch.rows_rejected
         else:
             with conn.transaction():
@@ -242,7 +350,7 @@ def extract_all(
     conninfo: str, base_url: str, token: str, entities: Iterable[str] = ENTITY_ORDER, **options: Any
 ) -> list[ExtractResult]:
     """Every entity, in dependency order, over one HTTP client; the options are `extract_entity`'s."""
-    with httpx.Client(follow_redirects=False) as client:
+    with ApiClient() as client:
         return [
             extract_entity(conninfo, base_url, token, entity, client=client, **options) for entity in entities
         ]

@@ -24,7 +24,9 @@ def add_extract_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--url", help="warehouse libpq URL (default: WAREHOUSE_URL or the stack's env)")
     parser.add_argument("--page-size", type=int, default=500)
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds for each request's whole answer (body included)"
+    )
     parser.add_argument("--max-retries", type=int, default=5)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

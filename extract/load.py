@@ -379,7 +379,7 @@ def load_folder(conninfo: str, entity: str, folder: Path) -> list[BatchResult]:
 
 def records_hash(entity: str, records: list[Mapping[str, Any]]) -> str:
     canonical = json.dumps([entity, records], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def load_records(
@@ -406,7 +406,7 @@ def load_records(
                 in_transaction(conn)
             return BatchResult(entity, source, None, 0, 0, 0, "skipped")
         rows = (
-            object_row(i, record, entity, json.dumps(record, default=str))
+            object_row(i, record, entity, dump(record))
             for i, record in enumerate(batch, 1)
         )
         loaded, rejected = _copy_rows(conn, entity, rows, batch_id, source)

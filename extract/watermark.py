@@ -34,6 +34,7 @@ from psycopg.types.json import Jsonb
 
 from extract import ddl
 from extract.contract import normalise_field
+from extract.readers import Number
 
 TABLE_DDL = """
 create table if not exists raw.api_watermarks (
@@ -50,8 +51,9 @@ create table if not exists raw.api_watermarks (
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp as an aware UTC datetime (no offset means UTC), or None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
+    """An ISO 8601 timestamp as an aware UTC datetime (no offset means UTC), or None when unreadable (a
+    JSON number too, though its text may read as one: 20261119)."""
+    if not isinstance(value, str) or isinstance(value, Number) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
@@ -60,9 +62,28 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
+def _as_parsed(value: Any) -> Any:
+    """The record as `json.loads` made it by default, its numbers (`Number`: the text sent) as int or
+    float: a watermark's boundary saved when records were parsed that way still matches. A number int()
+    refuses (over 4,300 digits) stays text."""
+    if isinstance(value, Number):
+        try:
+            return float(value) if any(c in value for c in ".eEIN") else int(value)
+        except ValueError:
+            return str(value)
+    if isinstance(value, dict):
+        return {k: _as_parsed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_parsed(v) for v in value]
+    return value
+
+
 def fingerprint(record: Any) -> str:
-    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """sha256 of the record's canonical JSON; any string can be fingerprinted (a lone surrogate too)."""
+    text = json.dumps(
+        _as_parsed(record), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _updated_at(record: Any) -> Any:

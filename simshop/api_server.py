@@ -13,8 +13,13 @@ last_arrival]`: the position of the page's last record, so pages stay consistent
 (a record added after the position shows up on a later page; one added before it, in the next run).
 
 Faults (`Faults`, deterministic for a seed and a sequence of requests) hit authorised, well-formed requests
-only: 429 and 503 with `Retry-After` (whole seconds), 500, and slow answers (the answer comes after
-`slow_seconds`, meant to exceed the client's timeout).
+only: 429 and 503 with `Retry-After` (whole seconds), 500, slow answers (the answer comes after
+`slow_seconds`, meant to exceed the client's timeout) and dripping ones (the whole answer one byte every
+`drip_seconds`: no read waits long, the answer never ends). `Faults.cursor` and `Faults.body` break every
+answer the same way (simshop/api_faults.py), as a buggy API would.
+
+Records are sent as stored; a `RawJson` value goes into the JSON verbatim (numbers Python would not write
+as given), and a string no UTF-8 can carry (a lone surrogate) goes as its `\\u` escape.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import hmac
 import json
 import logging
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,14 +49,50 @@ HOST = "127.0.0.1"
 PREFIX = "/api/v1/"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 PARAMS = {"updated_since", "limit", "cursor"}
+JSON = "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: dict[str, Any]
+    body: Any  # encoded as JSON; bytes are sent as they are
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    drip: float = 0.0  # seconds between the answer's bytes
+    content_type: str = JSON
+
+
+class RawJson:
+    """A value the API writes as this JSON text, verbatim: `1e999`, `NaN`, `0.10000000000000000555`, an
+    integer of 5,000 digits (Python would round, refuse or spell them otherwise)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def encode_json(body: Any) -> bytes:
+    """UTF-8 JSON; `RawJson` values verbatim; a lone surrogate as its `\\u` escape (else as UTF-8)."""
+    raws: dict[str, str] = {}
+    marker = uuid.uuid4().hex
+
+    def verbatim(value: Any) -> str:
+        if not isinstance(value, RawJson):
+            raise TypeError(f"{type(value).__name__} is not JSON")
+        token = f"{marker}-{len(raws)}"
+        raws[json.dumps(token)] = value.text
+        return token
+
+    try:
+        text = json.dumps(body, ensure_ascii=False, default=verbatim)
+        text.encode()
+    except UnicodeEncodeError:
+        raws.clear()
+        text = json.dumps(body, default=verbatim)
+    for token, raw in raws.items():
+        text = text.replace(token, raw, 1)
+    return text.encode()
 
 
 class BadRequest(ValueError):
@@ -90,7 +132,7 @@ class ShopApi:
         self._token = token.encode()
         self._dice = Dice(faults) if faults else None
         self.faults = faults
-        self.stats: Counter[str] = Counter()  # answers by status ("200", "429", …) and "slow"
+        self.stats: Counter[str] = Counter()  # answers by status ("200", "429", …), "slow" and "drip"
         self._stats_lock = threading.Lock()
 
     def _count(self, what: str) -> None:
@@ -102,6 +144,8 @@ class ShopApi:
         self._count(str(answer.status))
         if answer.delay:
             self._count("slow")
+        if answer.drip:
+            self._count("drip")
         return answer
 
     def _answer(self, path: str, authorization: str | None) -> Answer:
@@ -124,7 +168,42 @@ class ShopApi:
             return _error(500, "internal server error")
         records, last, more = self.store.page(entity, since=since, after=after, limit=limit)
         body = {"data": records, "next_cursor": encode_cursor(since, last) if more and last else None}
-        return Answer(200, body, delay=self.faults.slow_seconds if fault == "slow" else 0.0)
+        if self.faults:
+            body = _broken(body, self.faults, parse_qs(url.query).get("cursor", [None])[0])
+        return Answer(
+            200,
+            body,
+            delay=self.faults.slow_seconds if fault == "slow" else 0.0,
+            drip=self.faults.drip_seconds if fault == "drip" else 0.0,
+            content_type="text/html; charset=utf-8" if self.faults and self.faults.body == "html" else JSON,
+        )
+
+
+def _broken(body: dict[str, Any], faults: Faults, cursor: str | None) -> Any:
+    """The page as `faults.cursor` and `faults.body` break it (simshop/api_faults.py)."""
+    if body["next_cursor"] is not None and faults.cursor != "ok":
+        broken: dict[str, Any] = {
+            "repeat": cursor or body["next_cursor"],
+            "number": 2,
+            "object": {"after": body["next_cursor"]},
+            "empty": "",
+        }
+        if faults.cursor == "missing":
+            del body["next_cursor"]
+        else:
+            body["next_cursor"] = broken[faults.cursor]
+    records = body["data"]
+    if faults.body == "html":
+        return b"<!doctype html><html><body><h1>Down for maintenance</h1></body></html>"
+    if faults.body == "deep":
+        return b"[" * 100_000 + b"]" * 100_000
+    if faults.body == "bare_list":
+        return records
+    if faults.body == "data_object":
+        return {**body, "data": {"records": records}}
+    if faults.body == "stray_values":
+        return {**body, "data": [*records[:1], "not a record", 7, [1, 2], None, *records[1:]]}
+    return body
 
 
 def _parameters(query: str) -> tuple[datetime | None, Position | None, int]:
@@ -169,17 +248,31 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.server.api.answer(self.path, self.headers.get("Authorization"))
         if answer.delay and self.server.stopping.wait(answer.delay):
             return  # shutting down: drop the connection
-        body = json.dumps(answer.body, ensure_ascii=False).encode()
+        body = answer.body if isinstance(answer.body, bytes) else encode_json(answer.body)
+        headers = [*answer.headers, ("Content-Type", answer.content_type), ("Content-Length", str(len(body)))]
         try:
+            if answer.drip:
+                self._drip(answer.status, headers, body, answer.drip)
+                return
             self.send_response(answer.status)
-            for name, value in answer.headers:
+            for name, value in headers:
                 self.send_header(name, value)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             log.debug("the client left before the answer (%s %s)", answer.status, self.path)
+
+    def _drip(self, status: int, headers: list[tuple[str, str]], body: bytes, seconds: float) -> None:
+        """The whole answer, status line and headers included, one byte every `seconds`."""
+        self.log_request(status)
+        head = [f"{self.protocol_version} {status} {self.responses[status][0]}"]
+        head += [f"{name}: {value}" for name, value in headers]
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        self.close_connection = True
+        for i in range(len(data)):
+            self.wfile.write(data[i : i + 1])
+            if self.server.stopping.wait(seconds):
+                return
 
     def log_message(self, format: str, *args: Any) -> None:  # the request line only, never headers
         log.debug("%s " + format, self.address_string(), *args)

@@ -19,7 +19,7 @@ from extract.api import ExtractError, extract_all, extract_entity
 from extract.contract import FIELDS, KEYS
 from extract.watermark import fingerprint, parse_timestamp, read_watermark
 from simshop.api_faults import Faults
-from simshop.api_server import ShopApiServer
+from simshop.api_server import RawJson, ShopApiServer
 from simshop.api_store import RecordStore, store_from_generator
 from tests.raw_layer import reset_raw
 
@@ -97,6 +97,15 @@ def _copies(url: str, entity: str) -> tuple[int, int]:
     )
     with psycopg.connect(url) as conn:
         return conn.execute(query).fetchone()
+
+
+def _count(url: str, table: str) -> int:
+    """Rows of raw.<table> (0 when no load created it yet)."""
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass(%s)", [f"raw.{table}"]).fetchone()[0] is None:
+            return 0
+        query = sql.SQL("select count(*) from {}").format(sql.Identifier("raw", table))
+        return conn.execute(query).fetchone()[0]
 
 
 def _list(client: httpx.Client, url: str, **params) -> tuple[list[dict], int]:
@@ -357,3 +366,171 @@ def test_generated_shop_through_the_api(db: str, serve) -> None:
             assert result.loaded + result.rejected == len(versions)
         rows, distinct = _copies(db, result.entity)
         assert rows == distinct
+
+
+# -- a broken API: cursors, slow bodies, bodies and values that are not what they should be -----------
+def test_a_repeated_cursor_stops_the_extract_and_a_rerun_resumes(db: str, serve) -> None:
+    store = RecordStore.from_records(_dirty_day(), sent_at=LOAD1)
+    server = serve(store, Faults(cursor="repeat"))  # page 2 names its own cursor as the next one, forever
+    with pytest.raises(ExtractError) as failed:
+        extract_entity(db, server.url, TOKEN, "orders", page_size=4, **FAST)
+    cursor = read_watermark(db, "orders").cursor  # after page 1, the cursor page 2 was asked with
+    url = f"{server.url}/api/v1/orders?limit=4&cursor={cursor}"
+    assert str(failed.value).startswith(f'orders: GET {url} answered next_cursor "{cursor}" again')
+    assert server.stats["200"] == 2  # no request after the repeat
+    assert _copies(db, "orders") == (4, 4)  # page 1; page 2 was not loaded
+
+    rerun = extract_entity(db, serve(store).url, TOKEN, "orders", page_size=4, **FAST)  # the API fixed
+    total = _distinct(_dirty_day(), "orders")
+    assert rerun.loaded == total - 4
+    assert _copies(db, "orders") == (total, total)
+    assert read_watermark(db, "orders").cursor is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("number", "next_cursor 2, not a non-empty string or null"),
+        ("object", 'next_cursor {"after": "'),
+        ("empty", 'next_cursor "", not a non-empty string or null'),
+        ("missing", "no next_cursor"),
+    ],
+)
+def test_a_cursor_that_is_not_a_string_stops_the_extract(db: str, serve, fault: str, problem: str) -> None:
+    server = serve(faults=Faults(cursor=fault))
+    with pytest.raises(ExtractError) as failed:
+        extract_entity(db, server.url, TOKEN, "orders", page_size=4, **FAST)
+    assert str(failed.value).startswith(f"orders: GET {server.url}/api/v1/orders?limit=4 answered {problem}")
+    assert server.stats["200"] == 1  # not retried, not followed
+    assert _count(db, "orders") == 0  # the page with it was not loaded
+    assert read_watermark(db, "orders").updated_since is None
+
+
+@pytest.mark.parametrize("drip_seconds", [0.1, 0.001], ids=["headers", "body"])
+def test_a_dripping_answer_is_cut_at_the_deadline_of_its_request(db: str, serve, drip_seconds: float) -> None:
+    options = {**FAST, "timeout": 0.5}  # more than each byte's wait: only a deadline per request stops it
+    server = serve(faults=Faults(script=("drip",), drip_seconds=drip_seconds))  # the first answer drips
+    started = time.monotonic()
+    result = extract_entity(db, server.url, TOKEN, "orders", **options)
+    assert (result.retries, result.loaded) == (1, 22)
+    assert server.stats["drip"] == 1
+    assert time.monotonic() - started < 2  # the dripped answer (about 6 kB) alone would take 6 s or more
+
+    server = serve(faults=Faults(drip=1.0, drip_seconds=drip_seconds))  # every answer drips
+    started = time.monotonic()
+    with pytest.raises(ExtractError) as failed:
+        extract_entity(db, server.url, TOKEN, "customers", max_retries=2, **options)
+    assert time.monotonic() - started < 3  # 3 attempts of 0.5 s and the backoffs
+    assert str(failed.value) == (
+        f"customers: gave up on GET {server.url}/api/v1/customers?limit=500 after 3 attempts;"
+        " last: timeout (no whole answer within 0.5s)"
+    )
+    assert server.stats["drip"] == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("html", "not JSON (Expecting value: line 1 column 1 (char 0)): b'<!doctype html>"),
+        ("deep", "not JSON (maximum recursion depth exceeded"),
+        ("bare_list", "not the API's JSON (an object with a 'data' array) but an array"),
+        ("data_object", "not the API's JSON (an object with a 'data' array): its 'data' is an object"),
+    ],
+)
+def test_a_body_that_is_not_the_apis_json_is_retried_then_fails(
+    db: str, serve, fault: str, problem: str
+) -> None:
+    server = serve(faults=Faults(body=fault))
+    with pytest.raises(ExtractError) as failed:
+        extract_entity(db, server.url, TOKEN, "orders", max_retries=1, **FAST)
+    assert str(failed.value).startswith(
+        f"orders: gave up on GET {server.url}/api/v1/orders?limit=500 after 2 attempts;"
+        f" last: HTTP 200 whose body is {problem}"
+    )
+    assert server.stats["200"] == 2
+    assert _count(db, "orders") == 0
+
+
+def test_records_that_are_not_objects_are_rejected_and_the_others_load(db: str, serve) -> None:
+    server = serve(faults=Faults(body="stray_values"))  # "not a record", 7, [1, 2], null after record 1
+    result = extract_entity(db, server.url, TOKEN, "orders", **FAST)
+    assert (result.fetched, result.loaded, result.rejected) == (23 + 4, 22, 4)
+    with psycopg.connect(db) as conn:
+        rejects = conn.execute(
+            "select position, reason, raw_content from raw.load_rejects where entity = 'orders' order by 1"
+        ).fetchall()
+    assert [(position, reason) for position, reason, _ in rejects] == [
+        (2, "not a JSON object but string"),
+        (3, "not a JSON object but number"),
+        (4, "not a JSON object but list"),
+        (5, "not a JSON object but null"),
+    ]
+    assert (rejects[0][2], rejects[3][2]) == ('"not a record"', "null")  # load_records' raw (json.dumps)
+    again = extract_entity(db, server.url, TOKEN, "orders", **FAST)  # sent again: rejected once only
+    assert (again.loaded, again.rejected) == (0, 0)
+    assert _count(db, "load_rejects") == 4
+
+
+def test_numbers_land_as_the_text_they_were_sent_as(db: str, serve) -> None:
+    order = next(r for e, r in _day(DAY1) if e == "orders")
+    digits = "1" + "0" * 4999  # json.loads' int() refuses more than 4,300 digits
+    sent = {
+        "customer_id": RawJson(digits),
+        "shipping_amount": RawJson("0.10000000000000000555"),  # a float would be 0.1
+        "discount_amount": RawJson("1e999"),  # a float would be inf
+        "payment_method": RawJson("NaN"),
+        "points": RawJson("-Infinity"),  # an extra field
+        "weight_kg": RawJson("2.50"),
+    }
+    store = RecordStore.from_records([("orders", {**order, **sent})], sent_at=LOAD1)
+    server = serve(store)
+    result = extract_entity(db, server.url, TOKEN, "orders", **FAST)
+    assert (result.loaded, result.rejected) == (1, 0)
+    with psycopg.connect(db) as conn:
+        row = conn.execute(
+            "select customer_id, shipping_amount, discount_amount, payment_method,"
+            " _extra->>'points', _extra->>'weight_kg' from raw.orders"
+        ).fetchone()
+    assert row == (digits, "0.10000000000000000555", "1e999", "NaN", "-Infinity", "2.50")
+    assert extract_entity(db, server.url, TOKEN, "orders", **FAST).duplicates == 1  # at the watermark
+
+
+def test_a_watermark_saved_when_numbers_were_parsed_as_floats_still_matches() -> None:
+    text = '{"order_id": "O1", "quantity": 3, "unit_price": 19.99, "ratio": 1e999, "x": NaN}'
+    assert fingerprint(api.parse_json(text)) == fingerprint(json.loads(text))
+
+
+def _extract_with(db: str, serve, unstorable: list[dict]) -> tuple[api.ExtractResult, list[tuple]]:
+    """Extract DAY1's orders, the first ones replaced by `unstorable`; the result and the rejects."""
+    orders = [r for e, r in _day(DAY1) if e == "orders"]
+    records = [{**order, **changes} for order, changes in zip(orders, unstorable, strict=False)]
+    store = RecordStore.from_records([("orders", r) for r in records + orders[len(records) :]], sent_at=LOAD1)
+    server = serve(store)
+    result = extract_entity(db, server.url, TOKEN, "orders", **FAST)
+    with psycopg.connect(db) as conn:
+        rejects = conn.execute("select raw_content, reason from raw.load_rejects order by reason").fetchall()
+    again = extract_entity(db, server.url, TOKEN, "orders", **FAST)  # sent again: nothing more
+    assert (again.loaded, again.rejected) == (0, 0)
+    assert _copies(db, "orders") == (20 - len(unstorable),) * 2
+    return result, rejects
+
+
+def test_a_nul_character_rejects_its_record_and_the_others_load(db: str, serve) -> None:
+    nul = [{"status": "pa\x00id"}, {"tags": ["ok", {"x": "\x00"}]}, {"bad\x00key": "x"}]
+    result, rejects = _extract_with(db, serve, nul)  # in a field, deep in an extra field, in a field's name
+    assert (result.loaded, result.rejected) == (17, 3)
+    assert [reason for _, reason in rejects] == [
+        "a NUL character in 'bad\\\\x00key' (Postgres text cannot hold it)",
+        "a NUL character in 'status' (Postgres text cannot hold it)",
+        "a NUL character in 'tags' (Postgres text cannot hold it)",
+    ]
+    assert '"bad\\u0000key": "x"' in rejects[0][0]  # the record as JSON escapes it: storable, readable
+    assert '"status": "pa\\u0000id"' in rejects[1][0]
+
+
+def test_a_lone_surrogate_rejects_its_record_and_the_others_load(db: str, serve) -> None:
+    result, rejects = _extract_with(db, serve, [{"note": "caf\ud800"}])
+    assert (result.loaded, result.rejected) == (19, 1)
+    [(raw, reason)] = rejects
+    assert reason == "not valid Unicode in 'note' (a lone surrogate)"
+    assert '"note": "caf\\ud800"' in raw  # escaped as JSON escapes it: storable, readable
