@@ -253,7 +253,7 @@ def scan(
     if fs is not None and hasattr(fs, "invalidate_cache"):
         fs.invalidate_cache()  # object-store listings are cached per process
     if is_local(inbox) and not inbox.is_dir():
-        raise FileNotFoundError(f"the inbox {inbox} is not a folder")
+        raise FileNotFoundError(f"{inbox} is not a folder")
     found, ignored = _list(inbox, entities)
     seen = _seen(conninfo)
     result = Scan(inbox_url(inbox), ignored=ignored)

@@ -108,14 +108,23 @@ def cli(args) -> int:
     if not url:
         print('no warehouse: pass --url, set WAREHOUSE_LOADER_URL, or eval "$(python -m stack env)"')
         return 2
-    found, results = land(
-        url,
-        open_inbox(args.inbox),
-        args.entity or ENTITY_ORDER,
-        set(args.day) if args.day else None,
-        not args.no_progress,
-        settle_seconds=args.settle_seconds,
-    )
+    import psycopg
+
+    try:
+        found, results = land(
+            url,
+            open_inbox(args.inbox),
+            args.entity or ENTITY_ORDER,
+            set(args.day) if args.day else None,
+            not args.no_progress,
+            settle_seconds=args.settle_seconds,
+        )
+    except psycopg.OperationalError as err:
+        print(f"error: the warehouse cannot be reached: {str(err).strip().splitlines()[-1]}")
+        return 1
+    except OSError as err:  # the inbox itself: missing, not ours to list, a store that refuses us
+        print(f"error: cannot read the inbox: {err}")
+        return 2
     print(summarise(results, found))
     return 0
 
