@@ -43,10 +43,12 @@ install: $(SYNCED)
 lint: $(SYNCED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint dbt_project
 
 format: $(SYNCED)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/sqlfluff fix dbt_project
 
 ## clean: stop, then delete the environment and all local state (the embedded database too; .env stays)
 clean: down

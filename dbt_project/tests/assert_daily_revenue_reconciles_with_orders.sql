@@ -16,4 +16,4 @@ select
 from expected
 full outer join {{ ref('rpt_daily_revenue') }} as report on expected.order_date = report.order_date
 where expected.net_revenue is distinct from report.net_revenue
-   or expected.order_count is distinct from report.order_count
+    or expected.order_count is distinct from report.order_count

@@ -1,15 +1,21 @@
 {#- Contract rule: a record that breaks a rule (or is held back) never reaches the marts. -#}
-select 'fct_orders' as mart, orders.order_id as record_key
+select
+    'fct_orders' as mart,
+    orders.order_id as record_key
 from {{ ref('fct_orders') }} as orders
 inner join {{ ref('rpt_quarantined_records') }} as quarantined
-    on quarantined.entity = 'orders' and quarantined.record_key = orders.order_id
+    on orders.order_id = quarantined.record_key and quarantined.entity = 'orders'
 union all
-select 'fct_order_items', items.order_item_id
+select
+    'fct_order_items' as mart,
+    items.order_item_id as record_key
 from {{ ref('fct_order_items') }} as items
 inner join {{ ref('rpt_quarantined_records') }} as quarantined
-    on quarantined.entity = 'order_items' and quarantined.record_key = items.order_item_id
+    on items.order_item_id = quarantined.record_key and quarantined.entity = 'order_items'
 union all
-select 'fct_sessions', sessions.session_id
+select
+    'fct_sessions' as mart,
+    sessions.session_id as record_key
 from {{ ref('fct_sessions') }} as sessions
 inner join {{ ref('rpt_quarantined_records') }} as quarantined
-    on quarantined.entity = 'sessions' and quarantined.record_key = sessions.session_id
+    on sessions.session_id = quarantined.record_key and quarantined.entity = 'sessions'

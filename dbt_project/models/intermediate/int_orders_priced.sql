@@ -15,11 +15,14 @@
 {%- set seen = watermark('input_batch_id') %}
 with changed as (
     -- joined, not `in (...) or in (...)`: with ORs of subqueries the planner may rescan per row
-    select order_id from {{ ref('stg_shop__orders') }} where batch_id > {{ seen }}
+    select order_id from {{ ref('stg_shop__orders') }}
+    where batch_id > {{ seen }}
     union
-    select order_id from {{ ref('stg_shop__order_items') }} where batch_id > {{ seen }}
+    select order_id from {{ ref('stg_shop__order_items') }}
+    where batch_id > {{ seen }}
     union
-    select order_id from {{ this }} where order_state = 'held'
+    select order_id from {{ this }}
+    where order_state = 'held'
     union
     -- a newer version of the customer changed its validity: the order's fate changes with it
     select priced.order_id
@@ -35,11 +38,15 @@ with changed as (
 ),
 
 orders as (
-    select stg.* from {{ ref('stg_shop__orders') }} as stg inner join changed using (order_id)
+    select stg.*
+    from {{ ref('stg_shop__orders') }} as stg
+    inner join changed on stg.order_id = changed.order_id
 ),
 
 order_items as (
-    select stg.* from {{ ref('stg_shop__order_items') }} as stg inner join changed using (order_id)
+    select stg.*
+    from {{ ref('stg_shop__order_items') }} as stg
+    inner join changed on stg.order_id = changed.order_id
 ),
 {% else %}
 with orders as (
@@ -65,8 +72,9 @@ items_per_order as (
         count(*)                                                        as item_count,
         sum(order_items.quantity * order_items.unit_price)              as items_subtotal,
         count(*) filter (where not order_items.is_valid)                as rejected_item_count,
-        count(*) filter (where order_items.is_valid
-            and not coalesce(products.is_valid, false))                 as unknown_product_count,
+        count(*) filter (
+            where order_items.is_valid and not coalesce(products.is_valid, false)
+        )                                                               as unknown_product_count,
         max(greatest(order_items.batch_id, products.batch_id))          as items_batch_id
     from order_items
     left join products on order_items.product_id = products.product_id
@@ -94,8 +102,10 @@ priced as (
         coalesce(items_per_order.items_subtotal, 0)::numeric(12, 2)     as items_subtotal,
         orders.discount_amount,
         orders.shipping_amount,
-        (coalesce(items_per_order.items_subtotal, 0)
-            - orders.discount_amount + orders.shipping_amount)::numeric(12, 2) as order_total,
+        (
+            coalesce(items_per_order.items_subtotal, 0)
+            - orders.discount_amount + orders.shipping_amount
+        )::numeric(12, 2)                                               as order_total,
         -- booleans
         items_per_order.order_id is not null                            as has_items,
         coalesce(items_per_order.rejected_item_count > 0, false)        as has_rejected_item,

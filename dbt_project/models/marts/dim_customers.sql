@@ -1,4 +1,5 @@
-{#- Current view of every valid customer, with what their orders add up to. History: dim_customers_history. -#}
+{#- Current view of every valid customer, with what their orders add up to.
+    History: dim_customers_history. -#}
 with customers as (
     select * from {{ ref('stg_shop__customers') }}
     where is_valid
@@ -6,7 +7,10 @@ with customers as (
 
 countries as (
     -- the seed has a row per lookup key; its alpha_2 row is the one per country
-    select country_code, country_name from {{ ref('country_codes') }}
+    select
+        country_code,
+        country_name
+    from {{ ref('country_codes') }}
     where key_type = 'alpha_2'
 ),
 

@@ -10,9 +10,9 @@
 with orders as (
     select * from {{ ref('int_orders_priced') }}
     where order_state = 'valid'
-    {% if is_incremental() %}
-      and input_batch_id > {{ watermark('input_batch_id') }}
-    {% endif %}
+        {% if is_incremental() %}
+        and input_batch_id > {{ watermark('input_batch_id') }}
+        {% endif %}
 ),
 
 order_items as (

@@ -10,9 +10,9 @@
 with priced as (
     select * from {{ ref('int_orders_priced') }}
     where order_state = 'valid'
-    {% if is_incremental() %}
-      and input_batch_id > {{ watermark('input_batch_id') }}
-    {% endif %}
+        {% if is_incremental() %}
+        and input_batch_id > {{ watermark('input_batch_id') }}
+        {% endif %}
 ),
 
 final as (

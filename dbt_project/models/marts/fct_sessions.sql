@@ -11,9 +11,9 @@
 with sessions as (
     select * from {{ ref('int_sessions_timed') }}
     where is_valid
-    {% if is_incremental() %}
-      and batch_id > {{ watermark('batch_id') }}
-    {% endif %}
+        {% if is_incremental() %}
+        and batch_id > {{ watermark('batch_id') }}
+        {% endif %}
 ),
 
 final as (

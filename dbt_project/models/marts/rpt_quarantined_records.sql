@@ -21,16 +21,20 @@ with
 {{ entity }}_broken as (
     select
         '{{ entity }}'::text                    as entity,
-        {{ key }}::text                         as record_key,
+        staged.{{ key }}::text                  as record_key,
         rule.rule_name,
         'quarantined'::text                     as disposition,
-        batch_id,
-        loaded_at,
+        staged.batch_id,
+        staged.loaded_at,
         to_jsonb(staged)                        as record
     from {{ ref(model) }} as staged
-    cross join lateral (
-        values {% for rule in rules %}('{{ rule }}', has_{{ rule }}){{ ", " if not loop.last }}{% endfor %}
-    ) as rule (rule_name, is_broken)
+    cross join
+        lateral (
+            values
+            {%- for rule in rules %}
+            ('{{ rule }}', staged.has_{{ rule }}){{ "," if not loop.last }}
+            {%- endfor %}
+        ) as rule (rule_name, is_broken)
     where not staged.is_valid and rule.is_broken
 ),
 {% endfor %}
@@ -38,20 +42,21 @@ with
 orders_decided as (
     select
         'orders'::text                          as entity,
-        order_id::text                          as record_key,
+        priced.order_id::text                   as record_key,
         rule.rule_name,
         rule.disposition,
-        input_batch_id                          as batch_id,
-        loaded_at,
+        priced.input_batch_id                   as batch_id,
+        priced.loaded_at,
         to_jsonb(priced)                        as record
     from {{ ref('int_orders_priced') }} as priced
-    cross join lateral (
-        values
-            ('no_items', 'quarantined', not has_items),
-            ('rejected_item', 'quarantined', has_rejected_item),
-            ('customer_not_arrived', 'held', order_state = 'held' and not is_customer_known),
-            ('product_not_arrived', 'held', order_state = 'held' and not are_products_known)
-    ) as rule (rule_name, disposition, is_broken)
+    cross join
+        lateral (
+            values
+            ('no_items', 'quarantined', not priced.has_items),
+            ('rejected_item', 'quarantined', priced.has_rejected_item),
+            ('customer_not_arrived', 'held', priced.order_state = 'held' and not priced.is_customer_known),
+            ('product_not_arrived', 'held', priced.order_state = 'held' and not priced.are_products_known)
+        ) as rule (rule_name, disposition, is_broken)
     where priced.order_state <> 'valid' and rule.is_broken
 ),
 

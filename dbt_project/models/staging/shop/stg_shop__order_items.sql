@@ -1,4 +1,9 @@
-{{ config(unique_key=['order_id', 'line_number'], indexes=[{'columns': ['order_id', 'line_number'], 'unique': true}, {'columns': ['batch_id']}]) }}
+{{
+    config(
+        unique_key=['order_id', 'line_number'],
+        indexes=[{'columns': ['order_id', 'line_number'], 'unique': true}, {'columns': ['batch_id']}],
+    )
+}}
 
 with source as (
     select * from {{ source('shop', 'order_items') }}
@@ -13,8 +18,8 @@ parsed as (
         {{ try_numeric('quantity') }}      as quantity_parsed,
         {{ try_numeric('unit_price') }}    as unit_price_parsed
     from source
-    where nullif(trim(order_id), '') is not null
-    offset 0
+    where nullif(trim(source.order_id), '') is not null
+    offset 0  -- noqa: AM09
 ),
 
 cleaned as (
@@ -28,11 +33,14 @@ cleaned as (
         quantity_parsed::integer                                    as quantity,
         unit_price_parsed::numeric(12, 2)                           as unit_price,
         -- validation flags
-        ({{ missing('product_id') }} or {{ missing('quantity') }} or {{ missing('unit_price') }})
-                                                                    as has_missing_value,
-        ({{ unparsable('quantity', 'quantity_parsed') }}
+        (
+            {{ missing('product_id') }} or {{ missing('quantity') }} or {{ missing('unit_price') }}
+        )                                                           as has_missing_value,
+        (
+            {{ unparsable('quantity', 'quantity_parsed') }}
             or {{ unparsable('unit_price', 'unit_price_parsed') }}
-            or coalesce(quantity_parsed <> trunc(quantity_parsed), false)) as has_invalid_value,
+            or coalesce(quantity_parsed <> trunc(quantity_parsed), false)
+        )                                                           as has_invalid_value,
         coalesce(quantity_parsed <= 0, false)                       as has_nonpositive_quantity,
         coalesce(unit_price_parsed <= 0, false)                     as has_nonpositive_unit_price,
         -- lineage
@@ -46,8 +54,9 @@ cleaned as (
 validated as (
     select
         *,
-        not (has_missing_value or has_invalid_value or has_nonpositive_quantity
-            or has_nonpositive_unit_price) as is_valid
+        not (  -- noqa: LT01, LT06
+            has_missing_value or has_invalid_value or has_nonpositive_quantity or has_nonpositive_unit_price
+        ) as is_valid
     from cleaned
 ),
 

@@ -1,4 +1,9 @@
-{{ config(unique_key='order_id', indexes=[{'columns': ['order_id'], 'unique': true}, {'columns': ['batch_id']}]) }}
+{{
+    config(
+        unique_key='order_id',
+        indexes=[{'columns': ['order_id'], 'unique': true}, {'columns': ['batch_id']}],
+    )
+}}
 
 with source as (
     select * from {{ source('shop', 'orders') }}
@@ -14,8 +19,8 @@ parsed as (
         {{ try_timestamptz('ordered_at') }}    as ordered_at_parsed,
         {{ try_timestamptz('updated_at') }}    as updated_at_parsed
     from source
-    where nullif(trim(order_id), '') is not null
-    offset 0
+    where nullif(trim(source.order_id), '') is not null
+    offset 0  -- noqa: AM09
 ),
 
 cleaned as (
@@ -33,18 +38,28 @@ cleaned as (
         ordered_at_parsed                                           as ordered_at,
         updated_at_parsed                                           as updated_at,
         -- validation flags
-        ({{ missing('customer_id') }} or {{ missing('status') }} or {{ missing('ordered_at') }})
-                                                                    as has_missing_value,
-        ((not {{ missing('status') }}
-                and lower(trim(status)) not in {{ quoted_list(var('order_statuses')) }})
+        (
+            {{ missing('customer_id') }} or {{ missing('status') }} or {{ missing('ordered_at') }}
+        )                                                           as has_missing_value,
+        (
+            (
+                not {{ missing('status') }}
+                and lower(trim(status)) not in {{ quoted_list(var('order_statuses')) }}
+            )
             or {{ unparsable('shipping_amount', 'shipping_amount_parsed') }}
             or {{ unparsable('discount_amount', 'discount_amount_parsed') }}
             or {{ unparsable('ordered_at', 'ordered_at_parsed') }}
-            or {{ unparsable('updated_at', 'updated_at_parsed') }})  as has_invalid_value,
-        (coalesce(shipping_amount_parsed < 0, false)
-            or coalesce(discount_amount_parsed < 0, false))         as has_negative_amount,
-        coalesce(greatest(ordered_at_parsed, updated_at_parsed)
-            > _loaded_at + interval '{{ var("future_tolerance") }}', false) as has_future_timestamp,
+            or {{ unparsable('updated_at', 'updated_at_parsed') }}
+        )                                                           as has_invalid_value,
+        (
+            coalesce(shipping_amount_parsed < 0, false)
+            or coalesce(discount_amount_parsed < 0, false)
+        )                                                           as has_negative_amount,
+        coalesce(
+            greatest(ordered_at_parsed, updated_at_parsed)
+            > _loaded_at + interval '{{ var("future_tolerance") }}',
+            false
+        )                                                           as has_future_timestamp,
         -- lineage
         _loaded_at                                                  as loaded_at,
         _batch_id                                                   as batch_id
@@ -54,13 +69,16 @@ cleaned as (
 validated as (
     select
         *,
-        not (has_missing_value or has_invalid_value or has_negative_amount or has_future_timestamp)
-            as is_valid
+        not (  -- noqa: LT01, LT06
+            has_missing_value or has_invalid_value or has_negative_amount or has_future_timestamp
+        ) as is_valid
     from cleaned
 ),
 
 deduplicated as (
-    {{ latest_per_key('validated', ['order_id'], 'updated_at desc nulls last, loaded_at desc, batch_id desc') }}
+    {{ latest_per_key(
+        'validated', ['order_id'], 'updated_at desc nulls last, loaded_at desc, batch_id desc'
+    ) }}
 )
 
 select * from deduplicated

@@ -1,4 +1,9 @@
-{{ config(unique_key='product_id', indexes=[{'columns': ['product_id'], 'unique': true}, {'columns': ['batch_id']}]) }}
+{{
+    config(
+        unique_key='product_id',
+        indexes=[{'columns': ['product_id'], 'unique': true}, {'columns': ['batch_id']}],
+    )
+}}
 
 with source as (
     select * from {{ source('shop', 'products') }}
@@ -12,13 +17,13 @@ parsed as (
         {{ try_numeric('unit_price') }}        as unit_price_parsed,
         {{ try_timestamptz('created_at') }}    as created_at_parsed,
         {{ try_timestamptz('updated_at') }}    as updated_at_parsed,
-        case lower(trim(is_active))
+        case lower(trim(source.is_active))
             when 'true' then true when '1' then true
             when 'false' then false when '0' then false
         end                                     as is_active_parsed
     from source
-    where nullif(trim(product_id), '') is not null
-    offset 0
+    where nullif(trim(source.product_id), '') is not null
+    offset 0  -- noqa: AM09
 ),
 
 cleaned as (
@@ -38,10 +43,12 @@ cleaned as (
         updated_at_parsed                               as updated_at,
         -- validation flags
         ({{ missing('name') }} or {{ missing('unit_price') }})     as has_missing_value,
-        ({{ unparsable('unit_price', 'unit_price_parsed') }}
+        (
+            {{ unparsable('unit_price', 'unit_price_parsed') }}
             or {{ unparsable('is_active', 'is_active_parsed') }}
             or {{ unparsable('created_at', 'created_at_parsed') }}
-            or {{ unparsable('updated_at', 'updated_at_parsed') }}) as has_invalid_value,
+            or {{ unparsable('updated_at', 'updated_at_parsed') }}
+        )                                               as has_invalid_value,
         coalesce(unit_price_parsed <= 0, false)         as has_nonpositive_unit_price,
         -- lineage
         _loaded_at                                      as loaded_at,
@@ -52,12 +59,16 @@ cleaned as (
 validated as (
     select
         *,
-        not (has_missing_value or has_invalid_value or has_nonpositive_unit_price) as is_valid
+        not (  -- noqa: LT01, LT06
+            has_missing_value or has_invalid_value or has_nonpositive_unit_price
+        ) as is_valid
     from cleaned
 ),
 
 deduplicated as (
-    {{ latest_per_key('validated', ['product_id'], 'updated_at desc nulls last, loaded_at desc, batch_id desc') }}
+    {{ latest_per_key(
+        'validated', ['product_id'], 'updated_at desc nulls last, loaded_at desc, batch_id desc'
+    ) }}
 )
 
 select * from deduplicated

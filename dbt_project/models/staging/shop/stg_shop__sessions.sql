@@ -1,4 +1,9 @@
-{{ config(unique_key='session_id', indexes=[{'columns': ['session_id'], 'unique': true}, {'columns': ['batch_id']}]) }}
+{{
+    config(
+        unique_key='session_id',
+        indexes=[{'columns': ['session_id'], 'unique': true}, {'columns': ['batch_id']}],
+    )
+}}
 
 with source as (
     select * from {{ source('shop', 'sessions') }}
@@ -13,8 +18,8 @@ parsed as (
         {{ try_timestamptz('started_at') }}    as started_at_parsed,
         {{ try_timestamptz('ended_at') }}      as ended_at_parsed
     from source
-    where nullif(trim(session_id), '') is not null
-    offset 0
+    where nullif(trim(source.session_id), '') is not null
+    offset 0  -- noqa: AM09
 ),
 
 cleaned as (
@@ -33,12 +38,17 @@ cleaned as (
         ended_at_parsed                                     as ended_at,
         -- validation flags
         ({{ missing('started_at') }} or {{ missing('device') }})   as has_missing_value,
-        ({{ unparsable('page_views', 'page_views_parsed') }}
+        (
+            {{ unparsable('page_views', 'page_views_parsed') }}
             or {{ unparsable('started_at', 'started_at_parsed') }}
-            or {{ unparsable('ended_at', 'ended_at_parsed') }})    as has_invalid_value,
+            or {{ unparsable('ended_at', 'ended_at_parsed') }}
+        )                                                   as has_invalid_value,
         coalesce(ended_at_parsed < started_at_parsed, false)       as has_ended_before_started,
-        coalesce(greatest(started_at_parsed, ended_at_parsed)
-            > _loaded_at + interval '{{ var("future_tolerance") }}', false) as has_future_timestamp,
+        coalesce(
+            greatest(started_at_parsed, ended_at_parsed)
+            > _loaded_at + interval '{{ var("future_tolerance") }}',
+            false
+        )                                                   as has_future_timestamp,
         -- lineage
         _loaded_at                                          as loaded_at,
         _batch_id                                           as batch_id
@@ -48,8 +58,9 @@ cleaned as (
 validated as (
     select
         *,
-        not (has_missing_value or has_invalid_value or has_ended_before_started or has_future_timestamp)
-            as is_valid
+        not (  -- noqa: LT01, LT06
+            has_missing_value or has_invalid_value or has_ended_before_started or has_future_timestamp
+        ) as is_valid
     from cleaned
 ),
 
