@@ -76,11 +76,12 @@ def scan_inbox(params: dict | None = None, run_id: str | None = None) -> dict:
     and what is not an export, with the reason. Reads only; loads nothing."""
     import logging
 
-    from extract.inbox import record_ignored, scan
+    from extract.inbox import last_batch, record_ignored, scan
     from stack.connections import inbox, settle_seconds
 
+    since = last_batch(_warehouse_url(LOADER_CONN_ID))  # what this run loads comes after it, retries too
     if params.get("source", "files") == "api":
-        return {"source": "api"}
+        return {"source": "api", "since_batch": since}
     found = scan(_warehouse_url(LOADER_CONN_ID), inbox(), settle_seconds=settle_seconds())
     record_ignored(_warehouse_url(LOADER_CONN_ID), found, run_id)
     log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def scan_inbox(params: dict | None = None, run_id: str | None = None) -> dict:
         log.warning("waiting for %s: it changed moments ago (still being written?); the next run takes it", f)
     for where, why in found.ignored:
         log.warning("ignored %s: %s", where, why)
-    return {"source": "files", **found.to_dict()}
+    return {"source": "files", "since_batch": since, **found.to_dict()}
 
 
 def raw_asset(entity: str) -> Asset:
@@ -134,18 +135,23 @@ def load_entity(entity: str, found: dict, run_id: str | None = None) -> dict:
 
 
 @task.short_circuit(ignore_downstream_trigger_rules=False)
-def skip_if_nothing_new(loads: list[dict]) -> bool:
-    """Go on to the gates and the build only when a load brought rows; else skip them (the published
-    marts stand) and let build_report say that nothing new came."""
+def skip_if_nothing_new(found: dict, loads: list[dict]) -> bool:
+    """Go on to the gates and the build only when this run's loads brought rows (counted in the ledger, so
+    a retried load's earlier attempts count too); else skip them (the published marts stand) and let
+    build_report say that nothing new came."""
     import logging
 
-    rows = sum(load["rows_loaded"] for load in loads)
+    from extract.inbox import rows_loaded_since
+
+    rows = rows_loaded_since(_warehouse_url(LOADER_CONN_ID), found["since_batch"])
     if not rows:
         logging.getLogger(__name__).info("nothing new: no rows loaded; the published marts stand")
     return rows > 0
 
 
 def _run_gate(checkpoint: str, run_id: str) -> dict:
+    """A blocking failure is a verdict: the task fails without a retry. A lost warehouse connection
+    (gx.gate.WarehouseUnavailable: nothing recorded) is not: it propagates and Airflow retries it."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from gx.gate import QualityGateFailed, run_gate
@@ -265,6 +271,6 @@ with DAG(
         ),
     )
     producer_first(transform)
-    new = skip_if_nothing_new(list(loads.values()))
+    new = skip_if_nothing_new(found, list(loads.values()))
     report = build_report(found, list(loads.values()))
     chain(new, validate_raw(), transform, validate_marts(), publish_marts(), report)

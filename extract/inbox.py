@@ -306,6 +306,23 @@ def collect(
     return results
 
 
+def last_batch(conninfo: str) -> int:
+    """The ledger's latest batch id (0 before any load): what a run loads comes after it."""
+    ddl.ensure_ledger(conninfo)
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute("select coalesce(max(batch_id), 0) from raw.load_ledger").fetchone()[0]
+
+
+def rows_loaded_since(conninfo: str, batch_id: int) -> int:
+    """Rows loaded by the batches after `batch_id` (every attempt of a retried load included)."""
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(
+            "select coalesce(sum(rows_loaded), 0) from raw.load_ledger"
+            " where batch_id > %s and status = 'loaded'",
+            [batch_id],
+        ).fetchone()[0]
+
+
 def record_ignored(conninfo: str, found: Scan, run_id: str | None = None) -> None:
     """Keep what the scan did not take as exports, with the reason, in raw.load_ignored (once per file and
     reason; `last_seen_at` and `run_id` say when it was last there)."""

@@ -44,7 +44,7 @@ from great_expectations.data_context import FileDataContext
 from gx.docs import localize_site
 from gx.examples import add_examples
 from gx.expectations import DEFAULT_FRESHNESS_HOURS
-from gx.results import ExpectationOutcome, libpq_url, outcomes_from_validation
+from gx.results import ExpectationOutcome, libpq_url, lost_connection, outcomes_from_validation
 from gx.suites import MART_SUITES, RAW_SUITES, RELATIONS, build_suite
 from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
@@ -163,7 +163,9 @@ def run_checkpoint(
 
     `connection_url` is a SQLAlchemy or libpq PostgreSQL URL. Failing expectations do not raise
     (deciding what blocks is the caller's job, see gx/gate.py); an expectation that raised comes
-    back with `errored=True`. Unknown checkpoint names raise KeyError; connection problems raise.
+    back with `errored=True`. Unknown checkpoint names raise KeyError. GX reports a connection lost
+    or refused as errored expectations whose details say so (`gx.results.is_connection_lost`); what
+    raises otherwise (e.g. while the context reads its stores) propagates.
     """
     if name not in CHECKPOINTS:
         raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}")
@@ -185,7 +187,8 @@ def run_checkpoint(
         relation = RELATIONS[suite]
         label = f"{relation.schema or search_path}.{relation.table}"
         found = validation.to_json_dict()
-        add_examples(found, libpq_url(connection_url), search_path, label)
+        if not lost_connection(found):  # no examples to ask a server that is gone
+            add_examples(found, libpq_url(connection_url), search_path, label)
         outcomes += outcomes_from_validation(suite, label, found, order.get(suite))
     log.info(
         "checkpoint %s: %d expectation(s), %d failed, %d errored in %.1fs",

@@ -7,11 +7,16 @@ checkpoint, so a rerun of a task leaves one set of rows.
 GX reports an expectation that raised (missing column, SQL error) as `success=False` with
 `exception_info.raised_exception=True`; here that is `errored=True` (and still `success=False`), kept
 apart from a real failure.
+
+An expectation can also raise because the warehouse went away under it (a restart, a terminated
+session): `is_connection_lost` tells those apart by what Postgres, libpq, psycopg and SQLAlchemy say
+then. Such an outcome is no verdict on the data; the gate (gx/gate.py) never persists it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +31,28 @@ SCHEMA, TABLE = "monitoring", "gx_results"
 EXAMPLES = 5  # unexpected values quoted in `details`
 _DETAILS_MAX = 500
 _SUMMARY_KEYS = ("element_count", "unexpected_percent", "missing_count")
+
+# What the server, libpq, psycopg (2 and 3) and SQLAlchemy say when the connection is lost or the server
+# is stopping or starting; Postgres' own wording, so an HTTP "connection refused" is not taken for it
+_CONNECTION_LOST = re.compile(
+    r"server closed the connection unexpectedly"
+    r"|terminating connection (due to|because of) [\w -]*\w"  # a stop, pg_terminate_backend, a crash
+    r"|the database system is (shutting down|starting up|not yet accepting connections|in recovery mode)"
+    r"|connection to server (at|on) .*?failed: .*?"
+    r"(connection refused|timeout expired|connection timed out|no such file or directory)"
+    r"|could not connect to server"
+    r"|no connection to the server"
+    r"|connection already closed"
+    r"|the connection is (closed|lost)"
+    r"|could not (receive data from|send data to) server"
+    r"|ssl connection has been closed unexpectedly"
+    r"|lost synchronization with server"
+    r"|consuming input failed",
+    re.IGNORECASE,
+)
+# SQLSTATE classes and codes of a lost connection: 08 connection exception; 57P01 admin shutdown (a fast
+# or smart stop, pg_terminate_backend), 57P02 crash shutdown, 57P03 cannot connect now (starting, stopping)
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 _DDL = """
 create table if not exists {table} (
@@ -84,6 +111,48 @@ def _exception_message(info: Any) -> str | None:
         return str(info.get("exception_message") or "raised an exception")
     messages = [m for m in (_exception_message(v) for v in info.values()) if m]
     return "; ".join(dict.fromkeys(messages)) or None
+
+
+def connection_lost_reason(text: str) -> str | None:
+    """The words of `text` that say the database connection was lost (e.g. "server closed the
+    connection unexpectedly"), or None when it says nothing of the kind."""
+    found = _CONNECTION_LOST.search(text)
+    return " ".join(found.group(0).split())[:160] if found else None
+
+
+def is_connection_lost(error: BaseException | str | None) -> bool:
+    """Whether `error` (an exception, or the message of one) says the database connection was lost or
+    refused while the server stops or starts; an exception's causes are looked at too (SQLAlchemy
+    wraps the driver's error, GX wraps SQLAlchemy's)."""
+    if error is None:
+        return False
+    if isinstance(error, str):
+        return connection_lost_reason(error) is not None
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionError) or getattr(current, "connection_invalidated", False):
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)  # psycopg 3, 2
+        if isinstance(sqlstate, str) and sqlstate.startswith(_LOST_SQLSTATES):
+            return True
+        if _CONNECTION_LOST.search(str(current)):
+            return True
+        pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return False
+
+
+def lost_connection(validation: dict) -> bool:
+    """Whether an expectation of a suite's validation result (JSON form) raised because the connection
+    was lost: then the validation says nothing about the data."""
+    return any(
+        is_connection_lost(_exception_message(evr.get("exception_info")))
+        for evr in validation.get("results") or []
+    )
 
 
 def _first_line(text: str) -> str:

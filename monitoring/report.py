@@ -79,7 +79,13 @@ def collection(conn: psycopg.Connection, run_id: str, found: dict | None, loads:
     monitoring.collections."""
     found = found or {}
     per_day = _per_day(conn, run_id)
-    rows_loaded = sum(load.get("rows_loaded", 0) for load in loads)
+    files = found.get("source", "files") == "files"  # the ledger counts every attempt of a retried load
+    rows_loaded = (
+        sum(d["rows_loaded"] for d in per_day) if files else sum(x.get("rows_loaded", 0) for x in loads)
+    )
+    rows_rejected = (
+        sum(d["rows_rejected"] for d in per_day) if files else sum(x.get("rows_rejected", 0) for x in loads)
+    )
     summary = {
         "source": found.get("source", "files"),
         "inbox": found.get("inbox"),
@@ -88,7 +94,7 @@ def collection(conn: psycopg.Connection, run_id: str, found: dict | None, loads:
         "files_waiting": len(found.get("waiting", [])),
         "files_ignored": len(found.get("ignored", [])),
         "rows_loaded": rows_loaded,
-        "rows_rejected": sum(load.get("rows_rejected", 0) for load in loads),
+        "rows_rejected": rows_rejected,
         "is_nothing_new": rows_loaded == 0,
     }
     schema.ensure(conn)

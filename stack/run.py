@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 
+from gx.results import connection_lost_reason
 from monitoring.report import report_name
 from stack import builds, processes, summary
 from stack.connections import ELT_START_DATE
@@ -27,8 +28,10 @@ from stack.environment import Environment
 
 DAG_ID = "elt_ecommerce"
 _TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
-_MARK = {"success": "✓", "skipped": "·"}
+_MARK = {"success": "✓", "skipped": "·", "up_for_retry": "↻"}
 _ERROR_KEYS = ("ERROR", "Error:", "Exception:", "FAILED [", "ERRORED [")
+_DB_DOWN = (psycopg.OperationalError, psycopg.InterfaceError)  # Postgres restarting: Airflow's DB too
+_DB_WAIT = 120.0  # seconds to wait for Postgres after the run, to read how the run ended
 
 
 def _step(label: str, detail: str, mark: str = "✓") -> None:
@@ -59,7 +62,7 @@ def _poll_tasks(airflow_db: str, after_pk: int, seen: dict[str, str]) -> str | N
         tis = conn.execute(
             "select task_id, state, extract(epoch from end_date - start_date) from task_instance"
             " where dag_id = %s and run_id = %s and state = any(%s) order by end_date",
-            [DAG_ID, run[0], list(_TERMINAL)],
+            [DAG_ID, run[0], [*_TERMINAL, "up_for_retry"]],
         ).fetchall()
     for task_id, state, seconds in tis:
         if seen.get(task_id) != state:
@@ -76,27 +79,96 @@ def _run_dag(env: Environment, variables: dict[str, str], logical: datetime) -> 
     cmd = [str(Path(sys.executable).with_name("airflow")), "dags", "test", DAG_ID, logical.isoformat()]
     proc = processes.spawn("dags-test", cmd, variables, log)
     seen: dict[str, str] = {}
+    down = False
     try:
         while proc.poll() is None:
             time.sleep(1.0)
-            _poll_tasks(env.airflow_db_url, after, seen)
+            try:
+                _poll_tasks(env.airflow_db_url, after, seen)
+                down = False
+            except _DB_DOWN:  # Airflow's metadata DB is in the same Postgres: the run may well go on
+                if not down:
+                    print("      … Postgres is not answering (restarting?); waiting for the run", flush=True)
+                down = True
     except KeyboardInterrupt:
         processes.stop_group(proc.pid)
         raise
     finally:
         processes.forget("dags-test")
-    state = _poll_tasks(env.airflow_db_url, after, seen)
-    with psycopg.connect(env.airflow_db_url) as conn:
-        row = conn.execute(
-            "select run_id from dag_run where dag_id = %s and id > %s order by id desc limit 1",
-            [DAG_ID, after],
-        ).fetchone()
+    state, run_id = _final_state(env.airflow_db_url, after, seen)
     ran = seen.get("scan_inbox") == "success"  # a run whose tasks never ran did nothing: not a success
-    return proc.returncode == 0 and state == "success" and ran, log, row[0] if row else None
+    return proc.returncode == 0 and state == "success" and ran, log, run_id
+
+
+def _final_state(airflow_db: str, after_pk: int, seen: dict[str, str]) -> tuple[str | None, str | None]:
+    """(the run's state, its run id), waiting up to _DB_WAIT for Postgres if it is restarting."""
+    deadline = time.monotonic() + _DB_WAIT
+    while True:
+        try:
+            state = _poll_tasks(airflow_db, after_pk, seen)
+            with psycopg.connect(airflow_db) as conn:
+                row = conn.execute(
+                    "select run_id from dag_run where dag_id = %s and id > %s order by id desc limit 1",
+                    [DAG_ID, after_pk],
+                ).fetchone()
+            return state, row[0] if row else None
+        except _DB_DOWN:
+            if time.monotonic() > deadline:
+                print("      Postgres is still not answering: cannot read how the run ended", flush=True)
+                return None, None
+            time.sleep(2.0)
+
+
+def _connection_losses(log: Path) -> list[tuple[str, str, str | None]]:
+    """(task id, what the log said, the state the attempt ended in) for each attempt of a task during which
+    the database connection was lost, from its `[DAG TEST] starting task_id=…` to its end; a loss outside
+    any task is under "the run". The state is None when Airflow could not record one (it was down too)."""
+    losses: list[tuple[str, str, str | None]] = []
+    task, reason, state = "the run", None, None
+    for line in log.read_text(errors="replace").splitlines():
+        if "[DAG TEST] starting task_id=" in line or "[DAG TEST] end task task_id=" in line:
+            if reason:
+                losses.append((task, reason, state))
+            starting = "starting task_id=" in line
+            task = line.split("task_id=", 1)[1].split()[0] if starting else "the run"
+            reason, state = None, None
+        elif "Task instance state updated" in line and "new_state=" in line:
+            state = line.split("new_state=", 1)[1].split()[0]
+        elif not reason:
+            reason = connection_lost_reason(line)
+    if reason:
+        losses.append((task, reason, state))
+    return losses
+
+
+def _print_outages(log: Path) -> bool:
+    """Each lost database connection in a sentence, and what to do when it made the run fail (an outage
+    is not a data problem, and needs no traceback); True when it did."""
+    fatal = False
+    for task, reason, state in _connection_losses(log):
+        what = f"the database connection was lost during {task} ({reason})"
+        if state == "up_for_retry":
+            print(f"      ↻ {what}; Airflow retried it", flush=True)
+        elif state == "success":
+            print(f"      ↻ {what}; it reconnected and went on", flush=True)
+        else:
+            fatal = True
+            gave_up = "no retries were left" if state == "failed" else "Airflow could not go on"
+            print(f"      ✗ {what}; Postgres was not back in time and {gave_up}", flush=True)
+    if fatal:
+        print(
+            "      An outage, not bad data. Check that Postgres runs (`make up` starts it), then `make run`"
+            " again:\n      what committed stays, files already loaded are not loaded twice, and a half-done"
+            " run publishes nothing."
+        )
+    return fatal
 
 
 def _print_errors(log: Path, limit: int = 20) -> None:
-    """The log's error lines (task failures, exceptions, failed expectations), de-duplicated."""
+    """The log's error lines (task failures, exceptions, failed expectations), de-duplicated; a run that
+    failed because Postgres went away says only that, in plain words (the rest is its echo)."""
+    if _print_outages(log):
+        return
     seen: list[str] = []
     for line in log.read_text(errors="replace").splitlines():
         text = line.strip()
@@ -187,6 +259,7 @@ def run_pipeline(day: date | None = None, inbox: str | None = None) -> int:
         _print_errors(log)
         return 1
     _step("elt_ecommerce", f"succeeded in {took:.0f}s · log: {log}")
+    _print_outages(log)
     report = env.state / "reports" / DAG_ID / f"{report_name(run_id)}.json"
     summary.print_run(env.warehouse_url, report, held_before)
     if demo:
