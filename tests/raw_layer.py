@@ -8,7 +8,7 @@ from psycopg import sql
 from extract import ddl
 from extract.contract import FIELDS
 
-DBT_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
+DBT_SCHEMAS = ("staging", "intermediate", "marts", "marts_build", "snapshots")
 
 TABLES = (*FIELDS, "load_rejects", "load_ledger", "api_watermarks")
 
