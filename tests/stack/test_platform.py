@@ -21,6 +21,7 @@ from datetime import date
 import psutil
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from simshop.sample import write_day
 from stack import processes, up
@@ -243,8 +244,9 @@ def test_the_dbt_docs_show_the_lineage_of_a_mart(stack_up, platform, browser) ->
     page.locator("a[title='View Lineage Graph']").click()
     page.locator(".launcher.on").wait_for(state="attached")  # the lineage window opened
     page.locator("#cy canvas").first.wait_for()  # drawn on its canvas (no DOM nodes to read)
-    selected = page.locator("input[ng-model='selectorService.selection.dirty.include']").input_value()
-    assert selected == "+fct_orders+"  # the mart, its parents and its children
+    # the mart, its parents and its children (the page fills the selector after drawing: wait for it)
+    selector = page.locator("input[ng-model='selectorService.selection.dirty.include']")
+    expect(selector).to_have_value("+fct_orders+", timeout=30_000)
     page.wait_for_timeout(1000)  # the graph's layout animation settles before the screenshot
     ui.screenshot("dbt-docs-lineage-fct_orders.png")
     assert ui.close() == []
