@@ -25,21 +25,11 @@ from extract.contract import FIELDS
 from extract.load import load_folder
 from publish.swap import publish_marts
 from simshop.generator import GeneratorConfig
+from simshop.truth import RULE_OF_FAULT  # generator fault kind -> the quarantine rule that must catch it
 from simshop.writers import write_landing
 from tests.warehouse import dbt, load_day
 
 CONFIG = GeneratorConfig(seed=7, start=date(2026, 3, 2), days=5, orders_per_day=300, fault_rate=0.04)
-# generator fault kind -> the quarantine rule that must catch it
-RULE_OF_FAULT = {
-    "missing_value": "missing_value",
-    "malformed_email": "malformed_email",
-    "nonpositive_price": "nonpositive_unit_price",
-    "nonpositive_quantity": "nonpositive_quantity",
-    "negative_amount": "negative_amount",
-    "future_timestamp": "future_timestamp",
-    "ended_before_started": "ended_before_started",
-    "no_items": "no_items",
-}
 
 
 @pytest.fixture(scope="module")

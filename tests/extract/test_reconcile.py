@@ -20,21 +20,13 @@ from psycopg import sql
 from extract.contract import FIELDS
 from extract.landing import land, load_landing
 from simshop.generator import GeneratorConfig, iter_days
+from simshop.truth import reason_name
 from simshop.writers import write_landing
 from tests.raw_layer import reset_raw
 
 CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=3, orders_per_day=150, fault_rate=0.05)
 # the loader's reason text -> the manifest's reason name
-REASONS = {
-    "expected ": "wrong_field_count",
-    "undecodable bytes": "undecodable_bytes",
-    "truncated JSON": "truncated_json",
-    "invalid JSON": "truncated_ndjson",
-}
-
-
-def _reason(text: str) -> str:
-    return next((name for prefix, name in REASONS.items() if text.startswith(prefix)), text)
+_reason = reason_name  # the loader's reason text -> the manifest's reason name
 
 
 @pytest.fixture(scope="module")
