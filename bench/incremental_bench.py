@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from extract.landing import load_landing  # noqa: E402
+from monitoring.freshness import profile_env as dbt_env  # noqa: E402
 from simshop.generator import GeneratorConfig  # noqa: E402
 from simshop.writers import write_landing  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
-from tests.warehouse import DBT_PROJECT, dbt_env  # noqa: E402
+from tests.warehouse import DBT_PROJECT  # noqa: E402
 
 # models, the snapshot and seeds: what a run writes (tests are timed on their own)
 NO_TESTS = ("--resource-type", "model", "--resource-type", "snapshot", "--resource-type", "seed")
