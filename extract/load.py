@@ -405,10 +405,7 @@ def load_records(
             if in_transaction:
                 in_transaction(conn)
             return BatchResult(entity, source, None, 0, 0, 0, "skipped")
-        rows = (
-            object_row(i, record, entity, dump(record))
-            for i, record in enumerate(batch, 1)
-        )
+        rows = (object_row(i, record, entity, dump(record)) for i, record in enumerate(batch, 1))
         loaded, rejected = _copy_rows(conn, entity, rows, batch_id, source)
         _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, "careful", started)
         if in_transaction:
