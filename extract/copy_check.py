@@ -10,6 +10,11 @@ file of one column only). So the fast path streams the bytes into COPY while `Co
 bytes against that grammar, at C speed (a chunk without a quote needs no grammar, only the byte checks);
 the load takes the fast result only when the whole file passed and COPY counted as many records as
 `CopyCheck` did, else it rolls the COPY back and reads the file carefully, in the same transaction.
+
+Given the header's width, it also counts the delimiters outside quotes: a file whose records do not all
+have the header's field count is one COPY refuses (or the careful reader rejects rows of), so the check
+stops at the first chunk that shows it, before COPY has read the rest of the file. Every test is a C-level
+scan of the chunk (`bytes.count`, `in`, one regex match when the chunk holds a quote): about 1 GB/s.
 """
 
 from __future__ import annotations
@@ -17,18 +22,20 @@ from __future__ import annotations
 import re
 
 MAX_RECORD = 8 << 20  # bytes of one record the check holds before calling the file not simple
+_QUOTED = re.compile(rb'"[^"]*+(?:""[^"]*+)*+"')
 
 
 class CopyCheck:
-    """Feed a CSV file's bytes after its header; `ok` says whether COPY reads them as Python does."""
+    """Feed a CSV file's bytes after its header; `ok` says whether COPY reads them as Python does.
+    `width`, when given, is the header's field count: records of another width make `ok` false."""
 
-    def __init__(self, delimiter: str) -> None:
-        d = re.escape(delimiter.encode())
+    def __init__(self, delimiter: str, width: int | None = None) -> None:
+        self._delimiter = delimiter.encode()
+        d = re.escape(self._delimiter)
         field = rb'(?:"[^"]*+(?:""[^"]*+)*+"|[^"' + d + rb"\r\n]*+)"
-        self._records = re.compile(rb"(?:" + field + rb"(?:" + d + field + rb")*+(?:\r\n|\n|\r))*+")
         self._last = re.compile(field + rb"(?:" + d + field + rb")*+")
         self._end_marker = re.compile(rb"(?:^|[\r\n])\\\.(?:[\r\n]|$)")
-        self._blank = re.compile(rb"(?:^|\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)")
+        self._width = width
         self._rest = b""
         self.records = 0
         self.ok = True
@@ -46,14 +53,22 @@ class CopyCheck:
         hold = b""
         if buffer.endswith(b"\r"):  # a \r\n may be cut between two chunks: decide with the next one
             buffer, hold = buffer[:-1], b"\r"
-        if b'"' not in buffer:  # unquoted records only: lines are records
-            end = max(buffer.rfind(b"\n"), buffer.rfind(b"\r")) + 1
-        else:
-            end = self._records.match(buffer).end()
+        quoted = b'"' in buffer
+        end = _record_end(buffer)
         done, self._rest = buffer[:end], buffer[end:] + hold
-        if self._end_marker.search(done) or self._blank.search(done):
-            return self._fail("a line holding only \\. or a blank line")
-        self.records += _count_records(done)
+        if b"\\" in done and self._end_marker.search(done):
+            return self._fail("a line holding only \\.")
+        outside = done
+        if quoted:  # each quoted field becomes one NUL (there is none in the data): what is left is plain
+            outside = _QUOTED.sub(b"\x00", done)
+            if b'"' in outside or not _whole_fields(outside, self._delimiter):
+                return self._fail("a quote that does not open or close a whole field")
+        if _blank_line(outside):
+            return self._fail("a blank line")
+        records = _line_breaks(outside)
+        if self._width is not None and outside.count(self._delimiter) != records * (self._width - 1):
+            return self._fail(f"a record without the header's {self._width} fields")
+        self.records += records
         if len(self._rest) > MAX_RECORD:
             self._fail("a record that is not well-formed CSV (or longer than 8 MB)")
 
@@ -63,12 +78,47 @@ class CopyCheck:
             last = self._rest.removesuffix(b"\r")
             if self._last.fullmatch(last) is None or self._end_marker.search(last) or not last:
                 return self._fail("a record that is not well-formed CSV")
+            fields = _QUOTED.sub(b"", last).count(self._delimiter) + 1
+            if self._width is not None and fields != self._width:
+                return self._fail(f"a record without the header's {self._width} fields")
             self.records += 1
 
 
-def _count_records(done: bytes) -> int:
-    """Records in well-formed CSV text that ends at a record's end: its line breaks outside quotes."""
-    if b'"' not in done:
-        return done.count(b"\n") + done.count(b"\r") - done.count(b"\r\n")
-    outside = re.sub(rb'"[^"]*+(?:""[^"]*+)*+"', b"", done)
-    return outside.count(b"\n") + outside.count(b"\r") - outside.count(b"\r\n")
+def _record_end(buffer: bytes) -> int:
+    """Where the last record of `buffer` ends: after its last line break with an even number of quotes
+    before it (0 when there is none). Line breaks between a quote and an odd-numbered quote before it
+    are inside that quoted field: skipped at once."""
+    quotes, after, end = buffer.count(b'"'), 0, len(buffer)  # `after`: quotes in buffer[end:]
+    while True:
+        line_break = max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, end))
+        if line_break < 0:
+            return 0
+        after += buffer.count(b'"', line_break, end)
+        if (quotes - after) % 2 == 0:
+            return line_break + 1
+        end = buffer.rfind(b'"', 0, line_break)  # the line breaks after it are inside the same quotes
+        after += 1
+
+
+def _whole_fields(marked: bytes, delimiter: bytes) -> bool:
+    """Whether every NUL (a quoted field) in `marked` is a whole field: after a delimiter, a line break or
+    the start, and before a delimiter, a line break or the end. (Two NULs are never adjacent: `"a""b"` is
+    one field.)"""
+    n = marked.count(b"\x00")
+    before = sum(marked.count(c + b"\x00") for c in (delimiter, b"\n", b"\r")) + marked.startswith(b"\x00")
+    after = sum(marked.count(b"\x00" + c) for c in (delimiter, b"\n", b"\r")) + marked.endswith(b"\x00")
+    return before == n == after
+
+
+def _blank_line(done: bytes) -> bool:
+    """Whether text that starts at a record's start holds an empty line: a line break at its start or
+    right after another (\\n\\n, \\n\\r, \\r\\r; \\r\\n\\r and \\r\\n\\n hold the first two)."""
+    if done[:1] in (b"\n", b"\r") or b"\n\n" in done:
+        return True
+    return b"\r" in done and (b"\n\r" in done or b"\r\r" in done)
+
+
+def _line_breaks(text: bytes) -> int:
+    """Line breaks (\\n, \\r\\n or \\r) in `text`."""
+    lf = text.count(b"\n")
+    return lf if b"\r" not in text else lf + text.count(b"\r") - text.count(b"\r\n")

@@ -8,12 +8,15 @@ read = loaded + rejected.
 
 A file whose content hash was already loaded for the entity is not loaded again: the same file again is
 skipped; the same content under another name (a re-sent copy) is recorded as a `duplicate` of the batch that
-loaded it, with no rows. Two paths, one result:
+loaded it, with no rows. The file is read once for its hash and (a CSV) its encoding (streams.scan), then
+once more by one of two paths, one result:
 - fast: a clean CSV whose header holds only contract fields streams its bytes straight into COPY (Postgres
-  parses the CSV; `_line` and `_batch_id` come from column defaults set for the batch);
+  parses the CSV; `_line` and `_batch_id` come from column defaults set for the batch) while CopyCheck
+  proves that COPY reads the records the careful reader would;
 - careful: anything else (JSON, extra fields, or a CSV that COPY refuses: a wrong field count, bad bytes) is
-  parsed row by row in Python, each bad row rejected with its reason. A CSV is retried this way, in the same
-  transaction, when the fast path fails.
+  read in Python into COPY text, a block of rows at a time (extract/readers.py), each bad row rejected with
+  its reason. A CSV is retried this way, in the same transaction, when the fast path fails.
+A thread's connection is kept for its next load for a few seconds (a connection costs ~10 ms).
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +41,18 @@ from psycopg import sql
 from extract import ddl
 from extract.contract import FIELDS
 from extract.copy_check import CopyCheck
-from extract.readers import FileRejected, Row, check_file, clean, dump, object_row, read_rows
-from extract.streams import compression_notes, open_binary
+from extract.readers import (
+    CopyText,
+    FileRejected,
+    Row,
+    check_file,
+    clean,
+    copy_text,
+    dump,
+    file_format,
+    records_text,
+)
+from extract.streams import compression_notes, open_binary, scan
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +119,56 @@ class BatchResult:
 
 
 def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return scan(path, encoding=False)[0]
+
+
+def _scan(path: Path) -> tuple[str, tuple[str, list[str]] | None]:
+    """The file's content hash and, for a CSV, its encoding: one read of the file (streams.scan)."""
+    try:
+        csv = file_format(path) == "csv"
+    except FileRejected:
+        csv = False  # check_file says why
+    return scan(path, encoding=csv)
+
+
+REUSE_SECONDS = 10.0  # how long a connection waits for this thread's next load before it is closed
+_idle: dict[tuple[int, int, str], tuple[psycopg.Connection, float]] = {}
+
+
+@contextmanager
+def _transaction(conninfo: str) -> Iterator[psycopg.Connection]:
+    """A connection in a transaction: committed when the block ends, rolled back (and closed) when it
+    raises, as `with psycopg.connect(...)` does; but kept open for the same thread's next load when that
+    comes within REUSE_SECONDS (a new connection costs a SCRAM handshake, ~10 ms a file). Never shared
+    between threads or with a forked process."""
+    key = (os.getpid(), threading.get_ident(), conninfo)
+    conn = _reuse(key) or psycopg.connect(conninfo)
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.close()  # (an open transaction is rolled back by the server)
+        raise
+    now = time.monotonic()
+    for other, (_, since) in list(_idle.items()):  # connections no load took back in time
+        if other[0] == key[0] and now - since > REUSE_SECONDS and (entry := _idle.pop(other, None)):
+            entry[0].close()
+    _idle[key] = (conn, now)
+
+
+def _reuse(key: tuple[int, int, str]) -> psycopg.Connection | None:
+    conn, since = _idle.pop(key, (None, 0.0))
+    if conn is None:
+        return None
+    if conn.closed or time.monotonic() - since > REUSE_SECONDS:
+        conn.close()
+        return None
+    try:
+        conn.execute("select 1")  # (the server may have closed it: then a new one)
+    except psycopg.OperationalError:
+        conn.close()
+        return None
+    return conn
 
 
 def _insert_ledger(conn: psycopg.Connection, values: Mapping[str, Any]) -> int:
@@ -186,12 +247,12 @@ def _copy_fast(
         sql.Literal(layout.pg_encoding),
         columns,
     )
-    check = CopyCheck(layout.delimiter)
+    check = CopyCheck(layout.delimiter, len(layout.header))
     with conn.cursor() as cur, open_binary(path) as fh:
         fh.read(layout.header_bytes)
         with cur.copy(copy_sql) as copy:
             for chunk in iter(lambda: fh.read(CHUNK), b""):
-                check.feed(chunk)
+                check.feed(chunk)  # before COPY has it: a file that fails is not sent further
                 if not check.ok:
                     raise NotTheSameRecords(check.why)
                 copy.write(chunk)
@@ -213,23 +274,23 @@ def _copy_fast(
     return loaded, 0
 
 
-def _copy_rows(conn: psycopg.Connection, entity: str, rows: Iterable[Row], batch_id: int, source: str):
-    """COPY readable rows into raw.<entity> and rejects into raw.load_rejects; returns (loaded, rejected)."""
-    fields = FIELDS[entity]
-    columns = [*fields, "_extra", "_batch_id", "_line"]
-    copy_sql = sql.SQL("copy {} ({}) from stdin").format(
-        sql.Identifier("raw", entity), sql.SQL(", ").join(map(sql.Identifier, columns))
+def _copy_rows(conn: psycopg.Connection, entity: str, rows: CopyText, batch_id: int, source: str):
+    """COPY the readable rows into raw.<entity> (blocks of COPY text, see extract/readers.py) and the
+    rejects into raw.load_rejects; returns (loaded, rejected)."""
+    conn.execute("select set_config('extract.batch_id', %s, true)", [str(batch_id)])  # _batch_id's default
+    copy_sql = sql.SQL("copy {} ({}) from stdin with (null {})").format(
+        sql.Identifier("raw", entity),
+        sql.SQL(", ").join(map(sql.Identifier, rows.columns)),
+        sql.Literal(rows.null),
     )
     rejects: list[Row] = []
     loaded = 0
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for row in rows:
-            if row.rejected:
-                rejects.append(row)
-                continue
-            extra = dump(row.extra) if row.extra else None
-            copy.write_row((*(row.values.get(f) for f in fields), extra, batch_id, row.position))
-            loaded += 1
+        for block in rows.blocks:
+            if block.rows:
+                copy.write(block.data)
+            loaded += block.rows
+            rejects += block.rejects
     _write_rejects(conn, entity, rejects, batch_id, source)
     return loaded, len(rejects)
 
@@ -292,7 +353,7 @@ def load_file(
     try:
         if path.is_symlink() or not path.is_file():
             raise FileRejected(f"{path}: not a regular file (a symbolic link or a folder): not read")
-        digest = file_hash(path)
+        digest, found = _scan(path)
     except (OSError, FileRejected) as err:  # not ours to read: recorded, tried again when it changes
         error = clean(
             str(err) if isinstance(err, FileRejected) else f"{path}: cannot be read: {err.strerror or err}"
@@ -302,14 +363,14 @@ def load_file(
         status = _record_rejected_file(conninfo, entity, origin, UNREADABLE, error)
         return BatchResult(entity, source, None, 0, 0, 0, status, error=error, day_folder=day)
     try:
-        layout = check_file(path, entity)
+        layout = check_file(path, entity, found)
     except FileRejected as err:
         error = clean(str(err)).replace(clean(str(path)), source)
         log.warning("file rejected: %s", error)
         status = _record_rejected_file(conninfo, entity, origin, digest, error)
         return BatchResult(entity, source, None, 0, 0, 0, status, error=error, day_folder=day)
     try:
-        with psycopg.connect(conninfo) as conn:
+        with _transaction(conninfo) as conn:
             batch_id, state = _begin_batch(conn, entity, origin, digest, "file")
             if state != "loading":
                 log.info("%s %s: this content is already loaded", state, source)
@@ -343,6 +404,7 @@ def _copy_file(
     fast_ok = (
         layout is not None
         and layout.pg_encoding is not None
+        and not layout.undecodable  # COPY refuses bytes that are not of the encoding
         and len(layout.header) >= 2  # one column: a blank line would be a record for COPY
         and set(layout.header) <= set(FIELDS[entity])
         and len(set(layout.header)) == len(layout.header)
@@ -354,7 +416,7 @@ def _copy_file(
             return loaded, rejected, "fast"
         except (psycopg.DataError, NotTheSameRecords, EOFError, OSError, zlib.error) as err:
             log.info("%s: not for COPY (%s); reading it row by row", source, str(err).splitlines()[0])
-    loaded, rejected = _copy_rows(conn, entity, read_rows(path, entity, layout), batch_id, source)
+    loaded, rejected = _copy_rows(conn, entity, copy_text(path, entity, layout), batch_id, source)
     return loaded, rejected, "careful"
 
 
@@ -399,13 +461,13 @@ def load_records(
     started = time.monotonic()
     batch = list(records)
     ddl.ensure_raw(conninfo, entity)
-    with psycopg.connect(conninfo) as conn:
+    with _transaction(conninfo) as conn:
         batch_id, state = _begin_batch(conn, entity, Origin(source), records_hash(entity, batch), "api")
         if state != "loading":
             if in_transaction:
                 in_transaction(conn)
             return BatchResult(entity, source, None, 0, 0, 0, "skipped")
-        rows = (object_row(i, record, entity, dump(record)) for i, record in enumerate(batch, 1))
+        rows = records_text(entity, batch, map(dump, batch))
         loaded, rejected = _copy_rows(conn, entity, rows, batch_id, source)
         _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, "careful", started)
         if in_transaction:

@@ -9,11 +9,15 @@ zero bytes. Otherwise the whole file is read: valid UTF-8 throughout is UTF-8; a
 non-ASCII byte is invalid UTF-8 is single-byte: Windows-1252 when it uses the bytes 0x80-0x9F that
 Windows-1252 defines (curly quotes, dashes, €; Latin-1 has only control characters there), else Latin-1;
 a file of valid UTF-8 with a few bad rows stays UTF-8 (those rows are rejected one by one).
+
+`scan(path)`: the file's SHA-256 (of its bytes as stored) and `detect_encoding`'s answer in one read of
+the file: the loader needs both before it loads (then it reads the file once more, to load it).
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import re
 import zlib
@@ -119,28 +123,64 @@ def compression_notes(path: Path) -> list[str]:
 def detect_encoding(path: Path) -> tuple[str, list[str]]:
     """(Python codec, notes) of a text file's content, decided on the whole file (see the module's doc)."""
     with open_binary(path) as fh:
-        try:
-            head = fh.read1(4096)
-        except (EOFError, OSError, zlib.error):
-            return "utf-8", []  # nothing readable: the header's reader says why
-        if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig", []
-        utf16 = _utf16(head)
-        if utf16:
-            how = "with a byte-order mark" if utf16 == "utf-16" else utf16[-2:].upper()
-            return utf16, [f"UTF-16 ({how})"]
-        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")  # one surrogate per bad byte
-        high = invalid = cp1252_bytes = 0
-        data = head
-        try:
-            while data:
+        return _encoding(fh)
+
+
+def scan(path: Path, encoding: bool = True) -> tuple[str, tuple[str, list[str]] | None]:
+    """The SHA-256 of the file's bytes as stored and, when asked, `detect_encoding`'s answer, in one read
+    of the file (a gzip file is decompressed as it is hashed). Raises OSError when the file cannot be read."""
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        gzip = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        found = None
+        if encoding:
+            hashing = _Hashing(raw, digest)
+            found = _encoding(io.BufferedReader(GzipStream(hashing) if gzip else hashing, CHUNK))
+        while chunk := raw.read(CHUNK):  # what the encoding did not need (or a broken gzip stream left)
+            digest.update(chunk)
+    return digest.hexdigest(), found
+
+
+class _Hashing(io.RawIOBase):
+    """`raw`'s bytes, each added to `digest` as it is read."""
+
+    def __init__(self, raw: IO[bytes], digest) -> None:
+        self._raw, self._digest = raw, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        n = self._raw.readinto(target)
+        self._digest.update(memoryview(target)[:n])
+        return n
+
+
+def _encoding(fh: IO[bytes]) -> tuple[str, list[str]]:
+    try:
+        head = fh.read1(4096)
+    except (EOFError, OSError, zlib.error):
+        return "utf-8", []  # nothing readable: the header's reader says why
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", []
+    utf16 = _utf16(head)
+    if utf16:
+        how = "with a byte-order mark" if utf16 == "utf-16" else utf16[-2:].upper()
+        return utf16, [f"UTF-16 ({how})"]
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")  # one surrogate per bad byte
+    high = invalid = cp1252_bytes = 0
+    data = head
+    try:
+        while data:
+            if not data.isascii() or decoder.getstate()[0]:  # (ASCII adds nothing to any count)
                 high += len(data) - len(data.translate(None, _HIGH))
                 cp1252_bytes += len(data) - len(data.translate(None, _CP1252_ONLY))
                 invalid += _bad_bytes(decoder.decode(data))
-                data = fh.read1(CHUNK)
-        except (EOFError, OSError, zlib.error):
-            pass  # a broken stream: decided on what came before the break (its rows are read the same way)
-        invalid += _bad_bytes(decoder.decode(b"", final=True))
+            data = fh.read1(CHUNK)
+    except (EOFError, OSError, zlib.error):
+        pass  # a broken stream: decided on what came before the break (its rows are read the same way)
+    invalid += _bad_bytes(decoder.decode(b"", final=True))
     if not invalid:
         return "utf-8", []
     if invalid >= 0.9 * high:  # nearly every non-ASCII byte is invalid UTF-8: a single-byte encoding
