@@ -44,7 +44,7 @@ from httpx import Response
 from extract import watermark
 from extract.contract import ENTITY_ORDER, FIELDS
 from extract.load import load_records
-from extract.readers import Number, dump
+from extract.records import Number, dump
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def parse_json(content: bytes | str) -> Any:
-    """JSON whose numbers keep the text they were sent as (`extract.readers.Number`, a str, as in files):
+    """JSON whose numbers keep the text they were sent as (`extract.records.Number`, a str, as in files):
     float() would round `0.10000000000000000555` and make `1e999` infinite, int() refuses 5,000 digits,
     and raw keeps values as sent. Objects are dicts (a repeated key: the last one, as json.loads does).
     Raises ValueError (or RecursionError, nested too deep) when it is not JSON."""

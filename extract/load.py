@@ -41,17 +41,9 @@ from psycopg import sql
 from extract import ddl
 from extract.contract import FIELDS
 from extract.copy_check import CopyCheck
-from extract.readers import (
-    CopyText,
-    FileRejected,
-    Row,
-    check_file,
-    clean,
-    copy_text,
-    dump,
-    file_format,
-    records_text,
-)
+from extract.csv_files import CsvLayout
+from extract.readers import check_file, copy_text, file_format, records_text
+from extract.records import CopyText, FileRejected, Row, clean, dump
 from extract.streams import compression_notes, open_binary, scan
 
 log = logging.getLogger(__name__)
@@ -123,12 +115,12 @@ def file_hash(path: Path) -> str:
 
 
 def _scan(path: Path) -> tuple[str, tuple[str, list[str]] | None]:
-    """The file's content hash and, for a CSV, its encoding: one read of the file (streams.scan)."""
+    """The file's content hash and its encoding: one read of the file (streams.scan)."""
     try:
-        csv = file_format(path) == "csv"
+        file_format(path)
     except FileRejected:
-        csv = False  # check_file says why
-    return scan(path, encoding=csv)
+        return scan(path, encoding=False)  # check_file says why
+    return scan(path)
 
 
 REUSE_SECONDS = 10.0  # how long a connection waits for this thread's next load before it is closed
@@ -376,7 +368,7 @@ def load_file(
                 log.info("%s %s: this content is already loaded", state, source)
                 return BatchResult(entity, source, batch_id, 0, 0, 0, state, day_folder=day)
             loaded, rejected, how = _copy_file(conn, entity, path, layout, batch_id, source)
-            notes = "; ".join([*compression_notes(path), *(layout.notes if layout else [])]) or None
+            notes = "; ".join([*compression_notes(path), *layout.notes]) or None
             _finish_batch(conn, batch_id, loaded + rejected, loaded, rejected, how, started, notes)
             if unchanged is not None and not unchanged():
                 raise FileChanged(f"{source} changed while it was being loaded")
@@ -402,7 +394,7 @@ def _copy_file(
     """COPY the file's rows: the fast path when the CSV allows it, else (or when COPY refuses it) row by
     row. Returns (loaded, rejected, path taken)."""
     fast_ok = (
-        layout is not None
+        isinstance(layout, CsvLayout)
         and layout.pg_encoding is not None
         and not layout.undecodable  # COPY refuses bytes that are not of the encoding
         and len(layout.header) >= 2  # one column: a blank line would be a record for COPY

@@ -26,6 +26,19 @@ from typing import IO
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
+UNDECODABLE = "extract.undecodable"  # a decoding error handler: each byte it cannot decode a lone surrogate
+
+
+def _undecodable(err: UnicodeError) -> tuple[str, int]:
+    """surrogateescape for every byte (U+DC00 + byte), ASCII ones too: UTF-16 cut in the middle of a
+    character leaves one, which surrogateescape refuses. Records holding one are rejected, whole."""
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    return "".join(chr(0xDC00 + b) for b in err.object[err.start : err.end]), err.end
+
+
+codecs.register_error(UNDECODABLE, _undecodable)
+
 PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "latin-1": "LATIN1", "cp1252": "WIN1252"}
 _HIGH = bytes(range(128, 256))
 _CP1252_ONLY = bytes(b for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D))

@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 from extract import ddl
 from extract.contract import normalise_field
-from extract.readers import Number
+from extract.records import Number
 
 TABLE_DDL = """
 create table if not exists raw.api_watermarks (

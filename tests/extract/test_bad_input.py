@@ -928,6 +928,9 @@ HEADERS = [
 ]
 
 # -- 7. Encodings ------------------------------------------------------------------------------------------
+JC1 = dict(zip(CUSTOMERS.split(","), C1.split(","), strict=True))
+JC2 = dict(zip(CUSTOMERS.split(","), C2.split(","), strict=True))
+JC3 = JC1 | {"customer_id": "C3", "first_name": "Søren", "city": "Köln"}
 CITIES = "select string_agg(first_name || '/' || city, '|' order by customer_id) from raw.customers"
 ENCODINGS = [
     Case(
@@ -1011,6 +1014,83 @@ ENCODINGS = [
         entity="customers",
         check=(CITIES, ("Chloé/Lyon|Ben/Paris",)),
         notes="UTF-16",
+    ),
+    Case(
+        "ndjson in utf-16 LE with a BOM, a character holding a 0x0A byte",
+        "c.ndjson",
+        "\n".join(json.dumps(o, ensure_ascii=False) for o in (JC1, JC2 | {"city": "Pa\u0a0aris"})).encode(
+            "utf-16"
+        ),
+        loaded=2,
+        entity="customers",
+        check=(CITIES, ("Chloé/Lyon|Ben/Pa\u0a0aris",)),
+        notes="UTF-16",
+    ),
+    Case(
+        "json array in utf-16 BE without a BOM",
+        "c.json",
+        json.dumps([JC1, JC2], ensure_ascii=False).encode("utf-16-be"),
+        loaded=2,
+        entity="customers",
+        check=(CITIES, ("Chloé/Lyon|Ben/Paris",)),
+        notes="UTF-16",
+    ),
+    Case(
+        "ndjson in utf-16 LE cut in the middle of a character (an odd byte at the end)",
+        "c.ndjson",
+        (json.dumps(JC1, ensure_ascii=False) + "\n" + json.dumps(JC2)).encode("utf-16-le")[:-1],
+        loaded=1,
+        entity="customers",
+        rejected=["undecodable bytes (not valid utf-16-le)"],
+        check=(POSITIONS, ("2",)),
+    ),
+    Case(
+        "csv in utf-16 LE with a BOM cut in the middle of a character",
+        "c.csv",
+        b"\xff\xfe" + f"{CUSTOMERS}\n{C1}\n{C2}".encode("utf-16-le")[:-1],
+        loaded=1,
+        entity="customers",
+        rejected=["undecodable bytes"],
+        checks=((POSITIONS, ("2",)), (CITIES, ("Chloé/Lyon",))),
+        notes="UTF-16",
+    ),
+    Case(
+        "ndjson in windows-1252 (curly quotes, euro)",
+        "c.ndjson",
+        json.dumps(JC1 | {"first_name": "“Chloé”", "city": "Lyon – 5 €"}, ensure_ascii=False).encode(
+            "cp1252"
+        ),
+        loaded=1,
+        entity="customers",
+        check=(CITIES, ("“Chloé”/Lyon – 5 €",)),
+    ),
+    Case(
+        "json array in latin-1",
+        "c.json.gz",
+        gzip.compress(json.dumps([JC1, JC2 | {"city": "Nîmes"}], ensure_ascii=False).encode("latin-1")),
+        loaded=2,
+        entity="customers",
+        check=(CITIES, ("Chloé/Lyon|Ben/Nîmes",)),
+    ),
+    Case(
+        "ndjson in utf-8 with one latin-1 line",
+        "c.ndjson",
+        b"".join(
+            (json.dumps(o, ensure_ascii=False) + "\n").encode(enc)
+            for o, enc in [(JC1, "utf-8"), (JC2 | {"first_name": "Zoé"}, "latin-1"), (JC3, "utf-8")]
+        ),
+        loaded=2,
+        entity="customers",
+        rejected=["undecodable bytes (not valid utf-8)"],
+        checks=((POSITIONS, ("2",)), (CITIES, ("Chloé/Lyon|Søren/Köln",))),
+    ),
+    Case(
+        "ndjson with a utf-8 BOM",
+        "c.ndjson",
+        b"\xef\xbb\xbf" + "\n".join(json.dumps(o, ensure_ascii=False) for o in (JC1, JC2)).encode(),
+        loaded=2,
+        entity="customers",
+        check=(CITIES, ("Chloé/Lyon|Ben/Paris",)),
     ),
     Case(
         "utf-8 BOM and semicolons",
