@@ -48,14 +48,17 @@ RUN --mount=from=uv,source=/uv,target=/tmp/uv-bin/uv \
     python /tmp/check_install.py /tmp/requirements.txt; \
     rm /tmp/locked.txt /tmp/requirements.txt
 
-# 2. The project: what the DAGs and the monitoring plugin import (dags/*.py: publish, extract, gx,
-#    monitoring, stack.connections), the dbt project and the GX context. No tests, no bench, no state.
+# 2. The project: what the DAGs and the monitoring plugin import (dags/*.py: orchestration, the Airflow
+#    glue, and through it publish, extract, gx, monitoring), the dbt project and the GX context. simshop/
+#    and stack/ come as packages of the editable install (pyproject.toml); no DAG, task or plugin imports
+#    them. No tests, no bench, no state.
 COPY --chown=airflow:0 README.md ./
 COPY --chown=airflow:0 dags/ dags/
 COPY --chown=airflow:0 dbt_project/ dbt_project/
 COPY --chown=airflow:0 gx/ gx/
 COPY --chown=airflow:0 extract/ extract/
 COPY --chown=airflow:0 monitoring/ monitoring/
+COPY --chown=airflow:0 orchestration/ orchestration/
 COPY --chown=airflow:0 publish/ publish/
 COPY --chown=airflow:0 simshop/ simshop/
 COPY --chown=airflow:0 stack/ stack/

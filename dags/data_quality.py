@@ -11,50 +11,34 @@ thread-safe). Wiring only: the work is in gx/.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from airflow.sdk import DAG, AssetAll, AssetAny, Param, task
 
-from airflow.sdk import DAG, Asset, AssetAll, AssetAny, Param, task
-
-from publish import MARTS
-
-ENTITIES = ("customers", "products", "orders", "order_items", "sessions")
-RAW_ASSETS = [Asset(f"raw.{entity}") for entity in ENTITIES]
-MART_ASSETS = [Asset(f"marts.{mart}") for mart in MARTS]
-
-
-def _check(checkpoint: str, run_id: str, params: dict) -> dict:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from gx.gate import QualityGateFailed, run_gate
-    from stack.connections import warehouse_url
-
-    try:
-        return run_gate(checkpoint, warehouse_url(), run_id, freshness_hours=float(params["freshness_hours"]))
-    except QualityGateFailed as failed:
-        raise AirflowFailException(str(failed)) from failed
+from orchestration.assets import MART_ASSETS, RAW_ASSETS
+from orchestration.defaults import START_DATE, default_args
+from orchestration.gates import run_gate
 
 
 @task
 def check_raw(run_id: str | None = None, params: dict | None = None) -> dict:
     """GX checkpoint `raw_landed` on the raw tables."""
-    return _check("raw_landed", run_id, params)
+    return run_gate("raw_landed", run_id, freshness_hours=float(params["freshness_hours"]))
 
 
 @task
 def check_marts(run_id: str | None = None, params: dict | None = None) -> dict:
     """GX checkpoint `marts_published` on the published marts (what consumers read)."""
-    return _check("marts_published", run_id, params)
+    return run_gate("marts_published", run_id, freshness_hours=float(params["freshness_hours"]))
 
 
 with DAG(
     dag_id="data_quality",
     description="GX suites on raw and on the published marts, when either changes",
     schedule=AssetAny(AssetAll(*RAW_ASSETS), AssetAll(*MART_ASSETS)),
-    start_date=datetime(2026, 11, 1),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["gx", "quality"],
-    default_args={"owner": "data-platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(retries=1),
     doc_md=__doc__,
     params={
         "freshness_hours": Param(

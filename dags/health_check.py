@@ -6,101 +6,56 @@ monitoring report served by the API server's /shop routes), disk (free space for
 database), summary (dbt tests and GX suites with their latest results). record_health stores them all in
 monitoring.health_checks and fails the run when any failed, so the failure shows in the Airflow UI and
 the monitoring DAG alerts on it.
-Wiring only: the work is in monitoring/health.py.
+Wiring only: the work is in monitoring/health.py and orchestration/health.py.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
-from pathlib import Path
-
 from airflow.sdk import DAG, Param, task
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECKS = ("check_database", "check_airflow", "check_docs", "check_disk", "summarize_checks")
-
-
-def _url() -> str:
-    from stack.connections import warehouse_url
-
-    return warehouse_url()
-
-
-def _state() -> Path:
-    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state"))
+from orchestration import health
+from orchestration.defaults import START_DATE, default_args
 
 
 @task
 def check_database(params: dict | None = None) -> dict:
-    from monitoring import health
-
-    return health.as_dict(health.database(_url(), list(params["expected_roles"])))
+    return health.check_database(list(params["expected_roles"]))
 
 
 @task
 def check_airflow() -> dict:
-    from monitoring import health
-    from stack.connections import airflow_api
-
-    return health.as_dict(health.airflow(airflow_api()))
+    return health.check_airflow()
 
 
 @task
 def check_docs(params: dict | None = None) -> dict:
-    from monitoring import health
-    from stack.connections import airflow_api
-
-    api = airflow_api()
-    sites = {
-        "dbt_docs": f"{api.base_url}/shop/dbt-docs/index.html",
-        "gx_data_docs": f"{api.base_url}/shop/data-docs/index.html",
-        "monitoring_report": f"{api.base_url}/shop/report",
-        **params["docs_sites"],
-    }
-    return health.as_dict(health.docs(api, sites))
+    return health.check_docs(params["docs_sites"])
 
 
 @task
 def check_disk(params: dict | None = None) -> dict:
-    from monitoring import health
-
-    paths = [_state(), _state() / "postgres"]
-    return health.as_dict(health.disk(paths, float(params["min_free_gb"])))
+    return health.check_disk(float(params["min_free_gb"]))
 
 
 @task
 def summarize_checks() -> dict:
-    from monitoring import health
-
-    return health.as_dict(health.summary(_url(), ROOT / "dbt_project" / "target" / "manifest.json"))
+    return health.summarize_checks()
 
 
 @task(trigger_rule="all_done")
 def record_health(results: list[dict | None], run_id: str | None = None) -> list[dict]:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from monitoring import health
-
-    checks = [
-        health.Check(**r) if r else health.Check(name, False, "the check itself failed: see its task log")
-        for name, r in zip(CHECKS, results, strict=True)
-    ]
-    failed = health.record(_url(), run_id, checks)
-    if failed:
-        raise AirflowFailException("; ".join(f"{c.name}: {c.detail}" for c in failed))
-    return [health.as_dict(c) for c in checks]
+    return health.record_health(results, run_id)
 
 
 with DAG(
     dag_id="health_check",
     description="Weekly: database and roles, Airflow components, docs sites, disk, tests and suites",
     schedule="@weekly",
-    start_date=datetime(2026, 11, 1),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["monitoring"],
-    default_args={"owner": "data-platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(retries=1),
     doc_md=__doc__,
     params={
         "expected_roles": Param(

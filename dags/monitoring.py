@@ -18,77 +18,47 @@ publish_marts updates). Everything lands in the warehouse's `monitoring` schema,
 
 dbt per-node results (monitoring.dbt_results, by the project's on-run-end hook) and GX results
 (monitoring.gx_results, by the gates) are written where they happen; this DAG reads them.
-Wiring only: the work is in monitoring/.
+Wiring only: the work is in monitoring/ and orchestration/monitor.py.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
-from pathlib import Path
+from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Metadata, Param, chain, task
 
-from airflow.sdk import (
-    DAG,
-    Asset,
-    AssetAny,
-    AssetOrTimeSchedule,
-    CronTriggerTimetable,
-    Metadata,
-    Param,
-    chain,
-    task,
-)
-
-from publish import MARTS
-
-ROOT = Path(__file__).resolve().parents[1]
-DRIFT = Asset("monitoring.drift")
-
-
-def _url() -> str:
-    from stack.connections import warehouse_url
-
-    return warehouse_url()
+from orchestration import monitor
+from orchestration.assets import DRIFT, MART_ASSETS
+from orchestration.connections import airflow_api, warehouse_url
+from orchestration.defaults import START_DATE, default_args
 
 
 @task
 def collect_airflow_runs() -> dict:
     from monitoring.airflow_api import collect_runs
-    from stack.connections import airflow_api
 
-    return collect_runs(_url(), airflow_api())
+    return collect_runs(warehouse_url(), airflow_api())
 
 
 @task
 def check_source_freshness(run_id: str | None = None) -> dict:
-    from collections import Counter
-
-    from monitoring.freshness import check
-
-    return dict(Counter(row["status"] for row in check(_url(), run_id)))
+    return monitor.check_source_freshness(run_id)
 
 
 @task
 def collect_database_health(run_id: str | None = None) -> dict:
-    from monitoring.database import collect_health
-
-    health = collect_health(_url(), run_id)
-    return {k: health[k] for k in ("database_bytes", "connections", "cache_hit_ratio", "deadlocks")}
+    return monitor.collect_database_health(run_id)
 
 
 @task
 def measure_volumes() -> int:
     from monitoring.volumes import measure
 
-    return measure(_url())
+    return measure(warehouse_url())
 
 
 @task
 def detect_drift(run_id: str | None = None, params: dict | None = None) -> list[dict]:
-    from monitoring.volumes import detect_drift as detect
-
-    found = detect(_url(), float(params["anomaly_threshold"]), int(params["anomaly_window_days"]), run_id)
-    return [{"day": str(e["day"]), "breaches": e["breaches"]} for e in found]
+    threshold, window_days = float(params["anomaly_threshold"]), int(params["anomaly_window_days"])
+    return monitor.detect_drift(threshold, window_days, run_id)
 
 
 @task(outlets=[DRIFT])
@@ -101,58 +71,28 @@ def record_drift(events: list[dict]):
     yield Metadata(DRIFT, {"days": [e["day"] for e in events], "events": events})
 
 
-def _channels() -> list:
-    from airflow.sdk import Variable
-
-    from monitoring.alerts import email_channel, webhook_channel
-    from stack.connections import WEBHOOK_CONN_ID, optional_connection
-
-    channels = []
-    emails = [a.strip() for a in Variable.get("shop_alert_emails", default="").split(",") if a.strip()]
-    if emails:
-        channels.append(email_channel(emails))
-    hook = optional_connection(WEBHOOK_CONN_ID)
-    if hook is not None:
-        url = hook.extra_dejson.get("url") or f"{hook.schema or 'https'}://{hook.host}:{hook.port or 443}/"
-        channels.append(webhook_channel(url))
-    return channels
-
-
-def _report_url() -> str | None:
-    base = os.environ.get("AIRFLOW__API__BASE_URL")
-    return f"{base.rstrip('/')}/shop/report" if base else None
-
-
 @task(trigger_rule="all_done")
 def evaluate_alerts() -> dict:
     """Open, keep or resolve incidents from what was collected (even when a collector failed)."""
-    from monitoring.alerts import evaluate
-
-    return evaluate(_url(), _channels(), _report_url())
+    return monitor.evaluate_alerts()
 
 
 @task(trigger_rule="all_done")
 def publish_status(run_id: str | None = None) -> dict:
-    from monitoring import dashboard, status
-
-    current = status.record(_url(), run_id)
-    state = Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state"))
-    page = dashboard.write(_url(), current, state / "reports" / "monitoring")
-    return {"overall": current["overall"], "report": str(page)}
+    return monitor.publish_status(run_id)
 
 
 with DAG(
     dag_id="monitoring",
     description="Runs, dbt, GX, loads, database health, volumes and drift → alerts, status, report",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"),
-        assets=AssetAny(*(Asset(f"marts.{mart}") for mart in MARTS)),
+        timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"), assets=AssetAny(*MART_ASSETS)
     ),
-    start_date=datetime(2026, 11, 1),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["monitoring"],
-    default_args={"owner": "data-platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(retries=1),
     doc_md=__doc__,
     params={
         "anomaly_threshold": Param(

@@ -14,7 +14,6 @@ views, shown in the UI's frame). Registered through the `airflow.plugins` entry 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, ClassVar
 
@@ -25,8 +24,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from monitoring import schema, status
+from orchestration.paths import ROOT, state_dir
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA_DOCS = ROOT / "gx" / "uncommitted" / "data_docs" / "local_site"
 _bearer = HTTPBearer(auto_error=False)
 
@@ -46,12 +45,8 @@ User = Annotated[object, Depends(_login)]
 app = FastAPI(title="shop-warehouse monitoring", docs_url=None, redoc_url=None, openapi_url=None)
 
 
-def _state() -> Path:
-    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state"))
-
-
 def report_dir() -> Path:
-    return _state() / "reports" / "monitoring"
+    return state_dir() / "reports" / "monitoring"
 
 
 def _site_file(site: Path, path: str, label: str) -> FileResponse | JSONResponse:
@@ -65,7 +60,7 @@ def _site_file(site: Path, path: str, label: str) -> FileResponse | JSONResponse
 
 @app.get("/status")
 def get_status(user: User) -> JSONResponse:
-    from stack.connections import server_warehouse_url
+    from orchestration.connections import server_warehouse_url
 
     try:
         with psycopg.connect(server_warehouse_url(), connect_timeout=5) as conn:
@@ -94,7 +89,7 @@ def get_data_docs(path: str, user: User) -> FileResponse | JSONResponse:
 @app.get("/dbt-docs/{path:path}", response_model=None)
 def get_dbt_docs(path: str, user: User) -> FileResponse | JSONResponse:
     """A file of the dbt docs site: index.html, and the manifest and catalog it reads."""
-    return _site_file(_state() / "dbt-docs", path, "dbt docs")
+    return _site_file(state_dir() / "dbt-docs", path, "dbt docs")
 
 
 class ShopPlugin(AirflowPlugin):

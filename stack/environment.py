@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from stack.connections import AIRFLOW_API_CONN_ID, LOADER_CONN_ID, READER_CONN_ID, WAREHOUSE_CONN_ID
+from orchestration.connections import AIRFLOW_API_CONN_ID, LOADER_CONN_ID, READER_CONN_ID, WAREHOUSE_CONN_ID
 from stack.databases import (
     LOADER_ROLE,
     READER_ROLE,

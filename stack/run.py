@@ -21,8 +21,8 @@ import psycopg
 
 from gx.results import connection_lost_reason
 from monitoring.report import report_name
+from orchestration.connections import ELT_START_DATE
 from stack import builds, processes, summary
-from stack.connections import ELT_START_DATE
 from stack.databases import reset_warehouse
 from stack.environment import Environment
 

@@ -12,6 +12,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / ".env"
 DEFAULT_PG_PORT = 54329
@@ -52,7 +54,7 @@ _GENERATED = {
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("SHOP_STATE_DIR", ROOT / ".state")).resolve()
+    return paths.state_dir().resolve()
 
 
 def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """No DAG, and nothing a DAG or its tasks import, reaches the simulated shop: the warehouse reads what the
-shop sent, it never makes data up.
+shop sent, it never makes data up. Nor the local platform: the DAGs, their tasks and the monitoring plugin
+reach the Airflow glue (orchestration/), never `stack/`. DAG files are wiring, short.
 
 The closure is static and generous: every `import` statement of a module counts, at the top or inside a
 function (the tasks import their work lazily), and a project module's closure is followed through.
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"extract", "gx", "monitoring", "publish", "stack", "simshop"}
+PACKAGES = {"extract", "gx", "monitoring", "orchestration", "publish", "stack", "simshop"}
+DAG_FILE_LINES = 130  # wiring: the work is in orchestration/ and the packages it calls
 
 
 def _module_file(name: str) -> Path | None:
@@ -59,6 +61,23 @@ def test_no_dag_reaches_the_simulated_shop(dag_file: Path) -> None:
     modules = closure(dag_file)
     assert "extract" in modules or "monitoring" in modules or "gx" in modules  # it does see the project
     assert not {m for m in modules if m.split(".")[0] == "simshop"}
+
+
+RUN_TIME_FOLDERS = ("dags", "monitoring", "orchestration")  # the DAGs, their tasks, the plugin
+RUN_TIME = sorted(path for folder in RUN_TIME_FOLDERS for path in (ROOT / folder).glob("*.py"))
+
+
+@pytest.mark.parametrize("module", RUN_TIME, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_nothing_at_run_time_reaches_the_local_platform(module: Path) -> None:
+    """stack/ runs the local platform; DAGs, tasks and the plugin find what they share in orchestration/."""
+    assert not {m for m in closure(module) if m.split(".")[0] == "stack"}
+
+
+@pytest.mark.parametrize("dag_file", sorted((ROOT / "dags").glob("*.py")), ids=lambda p: p.stem)
+def test_dag_files_are_wiring(dag_file: Path) -> None:
+    lines = len(dag_file.read_text().splitlines())
+    assert lines <= DAG_FILE_LINES, f"{dag_file.name}: {lines} lines; move the work into orchestration/"
+    assert "orchestration" in {m.split(".")[0] for m in _imports(dag_file)}
 
 
 def test_the_closure_finds_a_lazy_import(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.connections import ELT_START_DATE
+from orchestration.connections import ELT_START_DATE
 from stack.run import check_date
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,9 @@
-"""The warehouse as Airflow sees it: a libpq URL built from the Airflow connection `warehouse`.
+"""The warehouse, the shop API and the inbox as Airflow sees them, from Airflow connections and Variables.
 
-The connection comes from an `AIRFLOW_CONN_WAREHOUSE` variable or the secrets backend, never from code.
+Connections come from `AIRFLOW_CONN_*` variables or the secrets backend, never from code.
 `warehouse_url()` is for tasks (Task SDK); `server_warehouse_url()` for code in Airflow's API server
 (the monitoring plugin), which resolves connections through the server's own secrets backends.
+Airflow is imported inside the functions: `stack/` reads the connection ids without it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ AIRFLOW_API_CONN_ID = "airflow_api"
 # inbox), so any date from this one up to now may be given to `make run DATE=…`
 ELT_START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 WEBHOOK_CONN_ID = "alert_webhook"
+SHOP_API_CONN_ID = "shop_api"  # elt_ecommerce with source=api: host, port, password = the bearer token
 
 
 def url_of(conn) -> str:
@@ -49,6 +51,21 @@ def airflow_api(conn_id: str = AIRFLOW_API_CONN_ID):
 
     conn = BaseHook.get_connection(conn_id)
     return AirflowApi(f"{conn.schema or 'http'}://{conn.host}:{conn.port or 8080}", conn.login, conn.password)
+
+
+def shop_api(conn_id: str = SHOP_API_CONN_ID) -> tuple[str, str]:
+    """(base URL, token) of the shop API, from Airflow connection `conn_id` (inside a running task)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as missing:
+        raise AirflowFailException(
+            f"source=api needs the Airflow connection {conn_id!r} (e.g. AIRFLOW_CONN_SHOP_API):"
+            " host, port, and the API token as password"
+        ) from missing
+    return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 80}", conn.password or ""
 
 
 def optional_connection(conn_id: str):
