@@ -6,7 +6,8 @@ UV := $(BOOT)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 
-.PHONY: run reset up test bench down status install lint format clean
+.PHONY: run reset up test bench down status install lint security format clean
+CODE := extract orchestration dags publish gx monitoring stack simshop
 
 ## run: install, start Postgres, migrate Airflow, run elt_ecommerce end to end on the demo shop's exports,
 ##      or on yours: INBOX=<folder or s3://bucket/prefix>; DATE=YYYY-MM-DD labels the run (optional)
@@ -44,6 +45,10 @@ lint: $(SYNCED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint dbt_project
+
+## security: bandit over the project's code (medium severity and up; each exception marked in place)
+security: $(SYNCED)
+	$(VENV)/bin/bandit -q -r $(CODE) --severity-level medium
 
 format: $(SYNCED)
 	$(VENV)/bin/ruff format .
