@@ -1,6 +1,30 @@
-"""The shop's export contract (docs/contract.md): entities, their fields, their keys."""
+"""The shop's export contract (docs/contract.md): entities, their fields, their keys, the order statuses.
+
+The statuses are written down once, as the dbt project's vars `order_statuses` and `revenue_statuses`
+(dbt_project/dbt_project.yml, which the staging and mart models read); they are read from there at import.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+DBT_PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
+
+
+def dbt_list_var(name: str, project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
+    """The dbt project's var `name` (`vars:` in dbt_project.yml), a non-empty list of strings, as a tuple."""
+    try:
+        project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuntimeError(f"cannot read the dbt project's vars from {project_file}: {exc}") from exc
+    variables = project.get("vars") if isinstance(project, dict) else None
+    value = variables.get(name) if isinstance(variables, dict) else None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise RuntimeError(f"{project_file}: vars.{name} must be a non-empty list of strings, not {value!r}")
+    return tuple(value)
+
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "customers": (
@@ -66,8 +90,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # The order a run lands entities in: customers and products before the orders, items and sessions naming them.
 ENTITY_ORDER = ("customers", "products", "orders", "order_items", "sessions")
 
-ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
-REVENUE_STATUSES = ("paid", "shipped", "delivered")
+ORDER_STATUSES = dbt_list_var("order_statuses")
+REVENUE_STATUSES = dbt_list_var("revenue_statuses")  # the statuses whose orders count as revenue
 
 # Lineage columns every raw table carries after the contract's fields (all of which land as text).
 LINEAGE_COLUMNS = ("_batch_id", "_line", "_extra", "_loaded_at")  # the source: raw.load_ledger

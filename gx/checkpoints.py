@@ -37,7 +37,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import great_expectations as gx
+import great_expectations
+from great_expectations import Checkpoint, RunIdentifier, ValidationDefinition
 from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context import FileDataContext
 
@@ -92,7 +93,9 @@ def get_context(connection_url: str, search_path: str | None = None) -> FileData
     """The File Data Context in gx/, with `${GX_WAREHOUSE_URL}` resolving to `connection_url`."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     url = with_search_path(sqlalchemy_url(connection_url), search_path)
-    return gx.get_context(mode="file", project_root_dir=PROJECT_ROOT, runtime_environment={URL_VARIABLE: url})
+    return great_expectations.get_context(
+        mode="file", project_root_dir=PROJECT_ROOT, runtime_environment={URL_VARIABLE: url}
+    )
 
 
 def _batch_definition(context: FileDataContext, suite_name: str):
@@ -110,19 +113,19 @@ def _batch_definition(context: FileDataContext, suite_name: str):
 
 def ensure_checkpoint(
     context: FileDataContext, name: str, freshness_hours: float = DEFAULT_FRESHNESS_HOURS
-) -> gx.Checkpoint:
+) -> Checkpoint:
     """Add or update the checkpoint `name`, its validation definitions and suites."""
     validation_definitions = []
     for suite_name in CHECKPOINTS[name]:
         suite = context.suites.add_or_update(build_suite(suite_name, freshness_hours=freshness_hours))
         validation_definitions.append(
             context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(
+                ValidationDefinition(
                     name=suite_name, data=_batch_definition(context, suite_name), suite=suite
                 )
             )
         )
-    checkpoint = gx.Checkpoint(
+    checkpoint = Checkpoint(
         name=name,
         validation_definitions=validation_definitions,
         actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
@@ -179,7 +182,7 @@ def run_checkpoint(
             for vd in checkpoint.validation_definitions
         }
         docs_from = time.time() - 1  # a second of slack for coarse file times
-        result = checkpoint.run(run_id=gx.RunIdentifier(run_name=name))
+        result = checkpoint.run(run_id=RunIdentifier(run_name=name))
         localize_site(CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE, since=docs_from)
     outcomes: list[ExpectationOutcome] = []
     for validation in result.run_results.values():

@@ -6,7 +6,7 @@ published mart table (gx/suites_marts.py). Helpers and tagging: gx/expectations.
 
 from __future__ import annotations
 
-import great_expectations as gx
+from great_expectations import ExpectationSuite
 
 from extract.contract import FIELDS
 from gx import suites_marts, suites_raw
@@ -23,7 +23,7 @@ RELATIONS: dict[str, Relation] = {
 }
 
 
-def build_suite(name: str, freshness_hours: float = DEFAULT_FRESHNESS_HOURS) -> gx.ExpectationSuite:
+def build_suite(name: str, freshness_hours: float = DEFAULT_FRESHNESS_HOURS) -> ExpectationSuite:
     """A fresh (unsaved) suite by name; raises KeyError for an unknown suite."""
     if name not in RELATIONS:
         raise KeyError(name)

@@ -7,7 +7,7 @@ cross-table queries here read the same build as the table they validate.
 
 from __future__ import annotations
 
-import great_expectations as gx
+from great_expectations import ExpectationSuite
 
 from extract.contract import ORDER_STATUSES, REVENUE_STATUSES
 from gx.expectations import (
@@ -135,8 +135,8 @@ _BUILDERS = {
 }
 
 
-def mart_suite(mart: str, freshness_hours: float) -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(
+def mart_suite(mart: str, freshness_hours: float) -> ExpectationSuite:
+    return ExpectationSuite(
         name=mart,
         meta={"relation": str(relation(mart))},
         expectations=_BUILDERS[mart](freshness_hours),

@@ -8,7 +8,7 @@ tolerance, rows that disagree with the load ledger, and a table that stopped bei
 
 from __future__ import annotations
 
-import great_expectations as gx
+from great_expectations import ExpectationSuite
 
 from extract.contract import FIELDS, KEYS, ORDER_STATUSES, REQUIRED
 from gx.expectations import (
@@ -112,8 +112,8 @@ def _specific(entity: str) -> list:
     return [_known("order_id", "orders", "order_id", "an order")]  # sessions
 
 
-def raw_suite(entity: str, freshness_hours: float) -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(
+def raw_suite(entity: str, freshness_hours: float) -> ExpectationSuite:
+    return ExpectationSuite(
         name=f"raw__{entity}",
         meta={"relation": str(relation(entity))},
         expectations=[*_common(entity, freshness_hours), *_specific(entity)],

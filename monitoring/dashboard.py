@@ -17,7 +17,7 @@ from psycopg.rows import dict_row, tuple_row
 
 from monitoring import charts
 from monitoring.incidents import ELT_DAG
-from monitoring.report import html_table
+from monitoring.run_report import html_table
 
 DAYS = 60
 

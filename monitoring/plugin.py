@@ -5,7 +5,7 @@
   It never runs a check or holds a worker: it answers from stored data while DAGs run.
 - `GET /shop/report`: the latest monitoring report (`<state>/reports/monitoring/index.html`).
 - `GET /shop/data-docs/<page>`: the GX data docs site (`gx/uncommitted/data_docs/local_site`).
-- `GET /shop/dbt-docs/<page>`: the dbt docs site (`<state>/dbt-docs`, built by `make up`, stack/docs.py).
+- `GET /shop/dbt-docs/<page>`: the dbt docs site (`<state>/dbt-docs`, built by `make up`, stack/doc_sites.py).
 
 All need an Airflow login (the UI's session cookie, or `Authorization: Bearer <token>` from
 `POST /auth/token`). The report and both docs sites are linked in the Airflow UI's navigation (external

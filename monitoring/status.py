@@ -28,7 +28,7 @@ def _collection(row: dict | None) -> dict | None:
     """The latest ELT run's collection from the shop, with a sentence that says plainly what came."""
     if row is None:
         return None
-    from monitoring.report import collected_line
+    from monitoring.run_report import collected_line
 
     return {**row, "collected_at": _iso(row["collected_at"]), "summary": collected_line(row)}
 

@@ -87,6 +87,6 @@ def publish_marts(run_id: str) -> dict:
 
 def build_report(dag_id: str, found: dict, loads: list[dict], run_id: str, ds: str) -> str:
     """The run's report (HTML + JSON under <state>/reports) and its row in monitoring.collections."""
-    from monitoring.report import write_report
+    from monitoring.run_report import write_report
 
     return str(write_report(warehouse_url(), dag_id, run_id, ds, state_dir() / "reports", found, loads))

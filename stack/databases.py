@@ -18,11 +18,17 @@ these schemas before the roles existed (an older install) are handed to the role
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
+AIRFLOW_DB = "airflow"
+WAREHOUSE_DB = "warehouse"
 WAREHOUSE_SCHEMAS = ("raw", "staging", "marts", "marts_build", "monitoring")
 LOADER_ROLE = "warehouse_loader"
 TRANSFORMER_ROLE = "warehouse_transformer"
@@ -38,6 +44,63 @@ class Database:
     name: str
     owner: str
     password: str
+
+
+def databases_of(settings: Mapping[str, str]) -> list[Database]:
+    """Airflow's database and the warehouse, each with its owner role and the owner's password (from
+    `.env`'s settings, or the environment of the compose one-shot)."""
+    return [
+        Database(AIRFLOW_DB, "airflow", settings["AIRFLOW_DB_PASSWORD"]),
+        Database(WAREHOUSE_DB, "warehouse", settings["WAREHOUSE_DB_PASSWORD"]),
+    ]
+
+
+def use_roles_of(settings: Mapping[str, str]) -> dict[str, str]:
+    """The warehouse's least-privilege login roles and their passwords."""
+    return {
+        LOADER_ROLE: settings["WAREHOUSE_LOADER_PASSWORD"],
+        TRANSFORMER_ROLE: settings["WAREHOUSE_TRANSFORMER_PASSWORD"],
+        READER_ROLE: settings["WAREHOUSE_READER_PASSWORD"],
+    }
+
+
+def url_of(db: Database, host: str, port: int) -> str:
+    return f"postgresql://{quote(db.owner)}:{quote(db.password, safe='')}@{host}:{port}/{db.name}"
+
+
+def ensure_all(admin_url: str, settings: Mapping[str, str], host: str, port: int) -> None:
+    """Everything the project needs in a Postgres, idempotently: the databases and their owners, the
+    use roles, the warehouse's schemas and grants. `make run` and `make up` run it on their Postgres;
+    the compose platform runs it once, from its `databases-init` service (`python -m stack.databases`)."""
+    databases = databases_of(settings)
+    ensure_databases(admin_url, databases)
+    ensure_use_roles(admin_url, databases[1], use_roles_of(settings))
+    ensure_schemas(url_of(databases[1], host, port))
+
+
+NEEDED = (
+    "PG_SUPERUSER",
+    "PG_SUPERUSER_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "WAREHOUSE_DB_PASSWORD",
+    "WAREHOUSE_LOADER_PASSWORD",
+    "WAREHOUSE_TRANSFORMER_PASSWORD",
+    "WAREHOUSE_READER_PASSWORD",
+)
+
+
+def main(environ: Mapping[str, str] = os.environ) -> int:
+    """`python -m stack.databases`: `ensure_all` on the Postgres at PGHOST:PGPORT (default postgres:5432)
+    as PG_SUPERUSER / PG_SUPERUSER_PASSWORD, with the passwords of `.env`'s names in the environment."""
+    host, port = environ.get("PGHOST", "postgres"), int(environ.get("PGPORT", "5432"))
+    missing = [name for name in NEEDED if not environ.get(name)]
+    if missing:
+        print(f"missing from the environment: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    user, password = quote(environ["PG_SUPERUSER"]), quote(environ["PG_SUPERUSER_PASSWORD"], safe="")
+    ensure_all(f"postgresql://{user}:{password}@{host}:{port}/postgres", environ, host, port)
+    print(f"databases {AIRFLOW_DB} and {WAREHOUSE_DB}, their roles, schemas and grants are in place")
+    return 0
 
 
 def _ensure_role(conn: psycopg.Connection, role: str, password: str) -> None:
@@ -204,3 +267,7 @@ def reset_warehouse(warehouse_url: str) -> None:
         for (schema,) in schemas:
             conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
     ensure_schemas(warehouse_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

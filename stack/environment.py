@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from orchestration.connections import AIRFLOW_API_CONN_ID, LOADER_CONN_ID, READER_CONN_ID, WAREHOUSE_CONN_ID
 from stack.databases import (
@@ -18,15 +18,14 @@ from stack.databases import (
     READER_ROLE,
     TRANSFORMER_ROLE,
     Database,
-    ensure_databases,
-    ensure_schemas,
-    ensure_use_roles,
+    databases_of,
+    ensure_all,
+    url_of,
+    use_roles_of,
 )
 from stack.postgres import Cluster
 from stack.settings import ROOT, Settings, state_dir
 
-AIRFLOW_DB = "airflow"
-WAREHOUSE_DB = "warehouse"
 AIRFLOW_USERS = {"operator": "admin", "monitor": "viewer"}  # login -> Simple auth manager role
 
 
@@ -62,13 +61,10 @@ class Environment:
     # -- databases ------------------------------------------------------------------------------
     @property
     def databases(self) -> list[Database]:
-        return [
-            Database(AIRFLOW_DB, "airflow", self.settings["AIRFLOW_DB_PASSWORD"]),
-            Database(WAREHOUSE_DB, "warehouse", self.settings["WAREHOUSE_DB_PASSWORD"]),
-        ]
+        return databases_of(self.settings)
 
     def url(self, db: Database, driver: str = "postgresql") -> str:
-        return f"{driver}://{quote(db.owner)}:{quote(db.password, safe='')}@{self.host}:{self.port}/{db.name}"
+        return url_of(db, self.host, self.port).replace("postgresql://", f"{driver}://", 1)
 
     @property
     def warehouse(self) -> Database:
@@ -81,11 +77,7 @@ class Environment:
     @property
     def use_roles(self) -> dict[str, str]:
         """The warehouse's least-privilege login roles (see stack/databases.py) and their passwords."""
-        return {
-            LOADER_ROLE: self.settings["WAREHOUSE_LOADER_PASSWORD"],
-            TRANSFORMER_ROLE: self.settings["WAREHOUSE_TRANSFORMER_PASSWORD"],
-            READER_ROLE: self.settings["WAREHOUSE_READER_PASSWORD"],
-        }
+        return use_roles_of(self.settings)
 
     def role_url(self, role: str) -> str:
         """libpq URL of the warehouse as one of `use_roles`."""
@@ -99,9 +91,7 @@ class Environment:
         """Start (initialising on first use) the embedded cluster; create roles, databases, schemas."""
         if self.cluster:
             self.cluster.start()
-        ensure_databases(self.admin_url, self.databases)
-        ensure_use_roles(self.admin_url, self.warehouse, self.use_roles)
-        ensure_schemas(self.warehouse_url)
+        ensure_all(self.admin_url, self.settings, self.host, self.port)
 
     def stop_postgres(self) -> bool:
         return bool(self.cluster and self.cluster.stop())

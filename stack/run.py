@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from gx.results import connection_lost_reason
-from monitoring.report import report_name
+from monitoring.run_report import report_name
 from orchestration.connections import ELT_START_DATE
 from stack import builds, processes, summary
 from stack.databases import reset_warehouse

@@ -1,7 +1,7 @@
 """What `make run` prints after a run: what it collected per day folder, what the marts now say, and (for
 the demo) whether they match the simulated shop's ground truth.
 
-Reads the run's report (monitoring/report.py: the collection per day folder) and the warehouse as its
+Reads the run's report (monitoring/run_report.py: the collection per day folder) and the warehouse as its
 owner: quarantined and held records by the day folder of the batch they came in, net revenue per day.
 """
 
@@ -66,7 +66,7 @@ def _by_day(conn: psycopg.Connection, disposition: str) -> dict[str, dict[str, i
 
 
 def print_run(conninfo: str, report_json: Path, held_before: set[str]) -> None:
-    from monitoring.report import collected_line
+    from monitoring.run_report import collected_line
 
     report = json.loads(report_json.read_text())
     collected = report["collected"]

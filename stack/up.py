@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from stack import builds, docs, processes
-from stack.databases import READER_ROLE
-from stack.environment import WAREHOUSE_DB, Environment
+from stack import builds, doc_sites, processes
+from stack.databases import READER_ROLE, WAREHOUSE_DB
+from stack.environment import Environment
 from stack.pgadmin import PgAdmin, Server
 from stack.services import AirflowServices
 from stack.settings import ENV_FILE, in_use
@@ -116,8 +116,8 @@ def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool 
     built = [
         name
         for name, ran in (
-            ("dbt docs", docs.build_dbt_docs(variables, env.state)),
-            ("GX data docs", docs.build_gx_docs(env.warehouse_url)),
+            ("dbt docs", doc_sites.build_dbt_docs(variables, env.state)),
+            ("GX data docs", doc_sites.build_gx_docs(env.warehouse_url)),
         )
         if ran
     ]

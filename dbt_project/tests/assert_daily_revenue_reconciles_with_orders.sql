@@ -4,7 +4,9 @@ with expected as (
     select
         order_date,
         count(*) as order_count,
-        coalesce(sum(order_total) filter (where status in ('paid', 'shipped', 'delivered')), 0) as net_revenue
+        coalesce(
+            sum(order_total) filter (where status in {{ quoted_list(var('revenue_statuses')) }}), 0
+        ) as net_revenue
     from {{ ref('fct_orders') }}
     group by order_date
 )

@@ -73,7 +73,7 @@ def _marts(url: str) -> tuple[dict, dict]:
 
 
 def _report(platform, run) -> dict:
-    from monitoring.report import report_name
+    from monitoring.run_report import report_name
 
     return json.loads(
         (platform.state / "reports" / "elt_ecommerce" / f"{report_name(run.run_id)}.json").read_text()
@@ -173,7 +173,7 @@ def test_cosmos_runs_one_task_per_model_and_updates_an_asset_per_model(dag_run, 
 
 
 def test_report_written(dag_run, platform) -> None:
-    from monitoring.report import report_name
+    from monitoring.run_report import report_name
 
     folder = platform.state / "reports" / "elt_ecommerce"
     data = _report(platform, dag_run)

@@ -150,7 +150,7 @@ class Outages:
 
         import extract.load
         import gx.checkpoints
-        import monitoring.report
+        import monitoring.run_report
         import publish.swap
 
         copy_file, orders_copied = extract.load._copy_file, []
@@ -187,7 +187,7 @@ class Outages:
             if "publish_marts" not in self.fired:
                 self.restart("publish_marts")
 
-        collect = monitoring.report.collect
+        collect = monitoring.run_report.collect
 
         def collect_while_down(*args, **kwargs):
             if "build_report" not in self.fired:
@@ -201,7 +201,7 @@ class Outages:
         monkeypatch.setattr(gx.checkpoints, "run_checkpoint", audited)
         monkeypatch.setattr(SqlAlchemyExecutionEngine, "resolve_metric_bundle", resolve_while_down)
         monkeypatch.setattr(publish.swap, "_hand_over", hand_over_then_restart)
-        monkeypatch.setattr(monitoring.report, "collect", collect_while_down)
+        monkeypatch.setattr(monitoring.run_report, "collect", collect_while_down)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 
 from simshop.sample import write_days
 from stack.databases import ensure_schemas
-from stack.docs import build_dbt_docs
+from stack.doc_sites import build_dbt_docs
 from stack.services import AirflowServices
 from tests.monitoring.platform import Api, SmtpSink, WebhookReceiver
 from tests.raw_layer import reset_raw

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.databases import WAREHOUSE_SCHEMAS
+from stack.databases import NEEDED
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -36,9 +36,8 @@ AIRFLOW = {
     "airflow-triggerer",
     "airflow-worker",
 }
-ONE_SHOT = {"airflow-init"}
+ONE_SHOT = {"databases-init", "airflow-init"}
 SERVICES = {"postgres", "redis", "pgadmin", "docs", *AIRFLOW, *ONE_SHOT}
-ROLES = ("airflow", "warehouse", "warehouse_loader", "warehouse_transformer", "warehouse_reader")
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}$")  # the whole value is ${VAR:?message}
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")  # $${...} is a literal $
@@ -290,7 +289,7 @@ def test_every_variable_is_documented_and_secrets_are_required(compose: dict) ->
 
 def test_celery_executor_with_a_redis_broker(services: dict) -> None:
     assert services["redis"]["image"].startswith("redis:")
-    for name in AIRFLOW | ONE_SHOT:
+    for name in AIRFLOW | {"airflow-init"}:
         env = environment(services[name])
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         broker = env["AIRFLOW__CELERY__BROKER_URL"]
@@ -305,7 +304,7 @@ def test_celery_executor_with_a_redis_broker(services: dict) -> None:
 
 
 def test_logs_are_shared_and_only_the_scheduler_skips_serving_them(compose: dict, services: dict) -> None:
-    for name in AIRFLOW | ONE_SHOT:
+    for name in AIRFLOW | {"airflow-init"}:
         mounts = {str(v).split(":")[1] for v in services[name]["volumes"]}
         assert {"/opt/airflow/logs", "/opt/airflow/config", "/opt/airflow/state"} <= mounts, name
     skipping = {name for name in AIRFLOW if "--skip-serve-logs" in services[name]["command"]}
@@ -326,17 +325,26 @@ def test_compose_mounts_and_support_files(services: dict) -> None:
             source = str(volume).split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).is_file(), f"{name} mounts {source}: missing"
-    init = (DOCKER_DIR / "postgres-init.sh").read_text().lower()
-    for role in ROLES:
-        assert f"create role {role} login password :'" in init, role
-    for database in ("airflow", "warehouse"):
-        assert f"create database {database} owner {database};" in init
-    for schema in WAREHOUSE_SCHEMAS:
-        assert f"create schema {schema};" in init, schema
-    assert not re.search(r"password\s+'", init), "a literal password in the init script"
     server = json.loads((DOCKER_DIR / "pgadmin-servers.json").read_text())["Servers"]["1"]
     assert server["Username"] == "warehouse_reader" and server["ConnectionParameters"]["passfile"]
     assert "Password" not in server
+
+
+def test_roles_and_grants_come_from_the_projects_own_code(services: dict) -> None:
+    """No hand-kept copy of the security rules: the one-shot `databases-init` runs stack.databases (what
+    `make up` runs), with every password it needs, before anything uses the databases."""
+    init = services["databases-init"]
+    assert init["command"] == ["python", "-m", "stack.databases"]
+    assert init["image"] == services["airflow-init"]["image"], "the project's image"
+    assert set(NEEDED) <= set(init["environment"]), sorted(set(NEEDED) - set(init["environment"]))
+    assert init["environment"]["PGHOST"] == "postgres"
+    assert init["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("airflow-init", "pgadmin"):
+        assert services[name]["depends_on"]["databases-init"]["condition"] == "service_completed_successfully"
+    for name, service in services.items():
+        for volume in service.get("volumes") or []:
+            assert "docker-entrypoint-initdb.d" not in str(volume), f"{name}: an init script beside the code"
+    assert not list(DOCKER_DIR.glob("*init*.sh")), "a shell copy of the roles and grants"
 
 
 def test_docker_compose_config_parses(tmp_path: Path) -> None:

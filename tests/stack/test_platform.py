@@ -314,8 +314,8 @@ def test_pgadmin_configure_again_runs_no_pgadmin_command(stack_up, platform, mon
 
 
 def test_make_up_finds_the_gx_docs_where_gx_writes_them() -> None:
-    """stack/docs.py spells the site's path out (importing gx costs seconds on every `make up`)."""
+    """stack/doc_sites.py spells the site's path out (importing gx costs seconds on every `make up`)."""
     from gx.checkpoints import CONTEXT_DIR, DOCS_SITE
-    from stack.docs import gx_docs_index
+    from stack.doc_sites import gx_docs_index
 
     assert gx_docs_index() == CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE / "index.html"

@@ -7,7 +7,10 @@ publish swap; what an older install's owner created is handed over; nobody else 
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -18,13 +21,19 @@ from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 from publish.swap import publish_marts
 from stack.databases import (
     LOADER_ROLE,
+    NEEDED,
     READER_ROLE,
     TRANSFORMER_ROLE,
+    WAREHOUSE_DB,
     Database,
+    databases_of,
     ensure_schemas,
     ensure_use_roles,
+    url_of,
+    use_roles_of,
 )
 from stack.environment import Environment
+from stack.settings import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +161,28 @@ def test_nobody_else_connects_to_the_platform_databases(platform: Environment) -
     finally:
         with psycopg.connect(platform.admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def test_the_compose_one_shot_runs_the_setup_make_up_runs(platform: Environment) -> None:
+    """docker-compose.yml's `databases-init` runs `python -m stack.databases` (ensure_all, as `make up`):
+    on this Postgres, with `.env`'s passwords, it succeeds twice and every role logs in with its own; a
+    missing password is named, not a traceback."""
+    if platform.cluster is None:
+        pytest.skip("an external Postgres: its superuser's password is not in .env")
+    env = {**os.environ, "PGHOST": platform.host, "PGPORT": str(platform.port)}
+    env |= {name: platform.settings[name] for name in NEEDED}
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "stack.databases"], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    logins = [*databases_of(platform.settings)]
+    logins += [Database(WAREHOUSE_DB, role, pw) for role, pw in use_roles_of(platform.settings).items()]
+    for login in logins:
+        psycopg.connect(url_of(login, platform.host, platform.port)).close()
+    env.pop("WAREHOUSE_READER_PASSWORD")
+    done = subprocess.run(
+        [sys.executable, "-m", "stack.databases"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "WAREHOUSE_READER_PASSWORD" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
