@@ -6,6 +6,7 @@ The statuses are written down once, as the dbt project's vars `order_statuses` a
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -13,12 +14,18 @@ import yaml
 DBT_PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 
 
-def dbt_list_var(name: str, project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
-    """The dbt project's var `name` (`vars:` in dbt_project.yml), a non-empty list of strings, as a tuple."""
+@cache
+def _project(project_file: Path) -> object:
+    """dbt_project.yml parsed once per process (every DAG parse imports this module)."""
     try:
-        project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+        return yaml.safe_load(project_file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RuntimeError(f"cannot read the dbt project's vars from {project_file}: {exc}") from exc
+
+
+def dbt_list_var(name: str, project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
+    """The dbt project's var `name` (`vars:` in dbt_project.yml), a non-empty list of strings, as a tuple."""
+    project = _project(project_file)
     variables = project.get("vars") if isinstance(project, dict) else None
     value = variables.get(name) if isinstance(variables, dict) else None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):

@@ -27,6 +27,7 @@ from extract.records import (
     clean,
     copy_line,
     getter,
+    has_surrogates,
     trailing_rejects,
     unstorable,
 )
@@ -141,14 +142,6 @@ def _raw_text(record: list[str], delimiter: str) -> str:
         return joined.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # an ASCII byte that was undecodable (UTF-16 cut mid-character)
         return joined.encode("utf-8", "backslashreplace").decode()
-
-
-def _has_surrogates(record: list[str]) -> bool:
-    try:
-        "".join(record).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def read_csv(path: Path, entity: str, layout: CsvLayout) -> CopyText:
@@ -270,7 +263,7 @@ def _escaped(texts: Iterable[str]) -> list[str]:
 
 
 def _csv_row(position: int, record: list[str], width: int, known: dict, extra: dict, layout) -> Row:
-    if _has_surrogates(record):
+    if has_surrogates("".join(record)):
         reason = f"undecodable bytes (not valid {layout.encoding.removesuffix('-sig')})"
         return Row(position, raw=_raw_text(record, layout.delimiter), reason=reason)
     if any("\x00" in value for value in record):

@@ -24,6 +24,7 @@ from extract.records import (
     FileRejected,
     Row,
     clean,
+    has_surrogates,
     read_head,
     trailing_rejects,
 )
@@ -110,19 +111,11 @@ def _ndjson_text_lines(objects: Objects, text: str, position: int, encoding: str
         lines.pop()
     for at, line in enumerate(lines, position + 1):
         line = line.lstrip("\ufeff").strip() if at == 1 else line.strip()
-        if _has_surrogates(line):
+        if has_surrogates(line):
             reason = f"undecodable bytes (not valid {encoding})"
             objects.reject(Row(at, raw=clean(line, 1 << 30), reason=reason))
         else:
             _ndjson_line(objects, at, line, True)
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _ndjson_line(objects: Objects, position: int, text: str, careful: bool) -> None:

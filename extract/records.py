@@ -108,6 +108,15 @@ def text_of(value: Any) -> str | None:
     return dump(value)
 
 
+def has_surrogates(text: str) -> bool:
+    """Whether `text` holds lone surrogates: bytes its decoder could not decode (UTF-8 cannot encode them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def unstorable(values: dict | None, extra: dict | None) -> str | None:
     """Why Postgres cannot store these values as text, or None."""
     for name, value in [*(values or {}).items(), *(extra or {}).items()]:
