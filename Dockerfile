@@ -98,11 +98,6 @@ RUN python -m gx.docs fetch \
     && ln -s /opt/airflow/project/gx/uncommitted/data_docs/local_site /opt/airflow/docs/gx
 COPY --chown=airflow:0 docker/docs-index.html /opt/airflow/docs/index.html
 
-# Writes the Simple auth manager's passwords file from the environment, then runs the image's own
-# entrypoint (/entrypoint) under its dumb-init.
-COPY --chmod=0755 docker/airflow-entrypoint.sh /usr/local/bin/shop-entrypoint
-ENTRYPOINT ["/usr/bin/dumb-init", "--", "/usr/local/bin/shop-entrypoint"]
-
 # No build step imports Airflow (it would write an airflow.cfg, with a generated fernet key, into the
 # image). AIRFLOW_CONFIG points into the airflow-config volume of docker-compose.yml: all services share
 # one airflow.cfg, written on first start by airflow-init with per-install random keys ([core]

@@ -283,6 +283,7 @@ def main() -> int:
         if not args.parse_only:
             env.start_postgres()
             builds.airflow_migrate(variables, state)
+            builds.airflow_logins(variables, state, env.settings)
             services = AirflowServices(variables, state)
             run_all(args, env, services, projects, dag_ids, variables, work)
 

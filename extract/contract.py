@@ -23,14 +23,26 @@ def _project(project_file: Path) -> object:
         raise RuntimeError(f"cannot read the dbt project's vars from {project_file}: {exc}") from exc
 
 
-def dbt_list_var(name: str, project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
-    """The dbt project's var `name` (`vars:` in dbt_project.yml), a non-empty list of strings, as a tuple."""
+def _var(name: str, project_file: Path) -> object:
     project = _project(project_file)
     variables = project.get("vars") if isinstance(project, dict) else None
-    value = variables.get(name) if isinstance(variables, dict) else None
+    return variables.get(name) if isinstance(variables, dict) else None
+
+
+def dbt_list_var(name: str, project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
+    """The dbt project's var `name` (`vars:` in dbt_project.yml), a non-empty list of strings, as a tuple."""
+    value = _var(name, project_file)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise RuntimeError(f"{project_file}: vars.{name} must be a non-empty list of strings, not {value!r}")
     return tuple(value)
+
+
+def dbt_str_var(name: str, project_file: Path = DBT_PROJECT_FILE) -> str:
+    """The dbt project's var `name`, a non-empty string."""
+    value = _var(name, project_file)
+    if not isinstance(value, str) or not value:
+        raise RuntimeError(f"{project_file}: vars.{name} must be a non-empty string, not {value!r}")
+    return value
 
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -99,6 +111,7 @@ ENTITY_ORDER = ("customers", "products", "orders", "order_items", "sessions")
 
 ORDER_STATUSES = dbt_list_var("order_statuses")
 REVENUE_STATUSES = dbt_list_var("revenue_statuses")  # the statuses whose orders count as revenue
+EMAIL_PATTERN = dbt_str_var("email_pattern")  # a well-formed e-mail (POSIX regex, as Postgres' ~ reads it)
 
 # Lineage columns every raw table carries after the contract's fields (all of which land as text).
 LINEAGE_COLUMNS = ("_batch_id", "_line", "_extra", "_loaded_at")  # the source: raw.load_ledger

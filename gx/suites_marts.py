@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from great_expectations import ExpectationSuite
 
-from extract.contract import ORDER_STATUSES, REVENUE_STATUSES
+from extract.contract import EMAIL_PATTERN, ORDER_STATUSES, REVENUE_STATUSES
 from gx.expectations import (
     Relation,
     freshness,
@@ -21,7 +21,6 @@ from gx.expectations import (
     rows,
     unique,
 )
-from gx.suites_raw import EMAIL_PATTERN
 
 
 def relation(mart: str) -> Relation:

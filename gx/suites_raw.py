@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from great_expectations import ExpectationSuite
 
-from extract.contract import FIELDS, KEYS, ORDER_STATUSES, REQUIRED
+from extract.contract import EMAIL_PATTERN, FIELDS, KEYS, ORDER_STATUSES, REQUIRED
 from gx.expectations import (
     Relation,
     freshness,
@@ -22,8 +22,6 @@ from gx.expectations import (
 
 REQUIRED_MOSTLY = 0.9  # a required field may be empty on up to 10% of the rows before it blocks
 FORMAT_MOSTLY = 0.95  # a malformed value on up to 5% of the rows is the quarantine's job, not a warning
-# dbt_project.yml `email_pattern` (a test keeps the two equal)
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 BOOLEANS = ("true", "false", "1", "0")
 
 

@@ -9,7 +9,8 @@
 
 All need an Airflow login (the UI's session cookie, or `Authorization: Bearer <token>` from
 `POST /auth/token`). The report and both docs sites are linked in the Airflow UI's navigation (external
-views, shown in the UI's frame). Registered through the `airflow.plugins` entry point in pyproject.toml.
+views, shown in the UI's frame): the report under Browse, the docs sites under Docs, menus every role
+sees. Registered through the `airflow.plugins` entry point in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -102,18 +103,21 @@ class ShopPlugin(AirflowPlugin):
             "name": "Monitoring report",
             "href": "shop/report",
             "destination": "nav",
+            "category": "browse",
             "url_route": "monitoring-report",
         },
         {
             "name": "GX data docs",
             "href": "shop/data-docs/index.html",
             "destination": "nav",
+            "category": "docs",
             "url_route": "gx-data-docs",
         },
         {
             "name": "dbt docs",
             "href": "shop/dbt-docs/index.html",
             "destination": "nav",
+            "category": "docs",
             "url_route": "dbt-docs",
         },
     ]

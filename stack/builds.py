@@ -1,7 +1,7 @@
-"""One-time steps that later runs reuse: Airflow's metadata schema and the dbt manifest.
+"""One-time steps that later runs reuse: Airflow's metadata schema, its logins and the dbt manifest.
 
-Each is redone only when its input changed (Airflow version and database; the dbt project's files),
-so a second `make run` skips them.
+Each is redone only when its input changed (Airflow and FAB versions and database; the logins' passwords
+in `.env`; the dbt project's files), so a second `make run` skips them.
 """
 
 from __future__ import annotations
@@ -36,10 +36,28 @@ def airflow_migrate(env: dict[str, str], state: Path) -> bool:
     from importlib.metadata import version
 
     marker = state / "airflow" / ".migrated"
-    stamp = f"{version('apache-airflow')} {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'].rsplit('@', 1)[-1]}"
+    versions = f"{version('apache-airflow')} fab {version('apache-airflow-providers-fab')}"
+    stamp = f"{versions} {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'].rsplit('@', 1)[-1]}"
     if marker.exists() and marker.read_text() == stamp:
         return False
     run_logged([bin_path("airflow"), "db", "migrate"], env, state / "logs" / "airflow-migrate.log")
+    marker.write_text(stamp)
+    return True
+
+
+def airflow_logins(env: dict[str, str], state: Path, settings: dict[str, str]) -> bool:
+    """The FAB logins made or reset from `.env` (stack/airflow_logins.py), unless the same passwords
+    were applied to this migrated database already. True if it ran. Run after `airflow_migrate`."""
+    from stack.airflow_logins import LOGINS
+
+    marker = state / "airflow" / ".logins"
+    passwords = {key: settings[key] for _, key in LOGINS.values()}
+    wanted = {**passwords, "migrated": (state / "airflow" / ".migrated").read_text()}
+    stamp = hashlib.sha256(repr(sorted(wanted.items())).encode()).hexdigest()
+    if marker.exists() and marker.read_text() == stamp:
+        return False
+    log = state / "logs" / "airflow-logins.log"
+    run_logged([sys.executable, "-m", "stack.airflow_logins"], {**env, **passwords}, log)
     marker.write_text(stamp)
     return True
 

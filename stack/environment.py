@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from orchestration.connections import AIRFLOW_API_CONN_ID, LOADER_CONN_ID, READER_CONN_ID, WAREHOUSE_CONN_ID
+from stack.airflow_logins import AUTH_MANAGER
 from stack.databases import (
     LOADER_ROLE,
     READER_ROLE,
@@ -25,8 +26,6 @@ from stack.databases import (
 )
 from stack.postgres import Cluster
 from stack.settings import ROOT, Settings, state_dir
-
-AIRFLOW_USERS = {"operator": "admin", "monitor": "viewer"}  # login -> Simple auth manager role
 
 
 @dataclass
@@ -159,10 +158,8 @@ class Environment:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.url(self.databases[0], "postgresql+psycopg2"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.settings["AIRFLOW_JWT_SECRET"],
             "AIRFLOW__API__PORT": api_port,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
-                f"{u}:{r}" for u, r in AIRFLOW_USERS.items()
-            ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.airflow_logins()),
+            # Logins with hashed passwords and roles in the metadata database (stack/airflow_logins.py).
+            "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
             "AIRFLOW__COSMOS__CACHE_DIR": str(self.state / "cosmos"),
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no usage pings from a local install
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
@@ -181,22 +178,6 @@ class Environment:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "GX_ANALYTICS_ENABLED": "False",
         }
-
-    def airflow_logins(self) -> Path:
-        """The Simple auth manager's password file, written from `.env` (Airflow would otherwise generate
-        and print passwords of its own). Owner-only; rewritten when a password in `.env` changes."""
-        path = self.state / "airflow" / "passwords.json"
-        wanted = json.dumps(
-            {
-                "operator": self.settings["AIRFLOW_OPERATOR_PASSWORD"],
-                "monitor": self.settings["AIRFLOW_MONITOR_PASSWORD"],
-            }
-        )
-        if not path.exists() or path.read_text().strip() != wanted:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(wanted + "\n")
-            path.chmod(0o600)
-        return path
 
     def apply(self) -> None:
         """Export `variables()` into this process (before Airflow is imported)."""

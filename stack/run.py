@@ -246,6 +246,8 @@ def run_pipeline(day: date | None = None, inbox: str | None = None) -> int:
         variables["AIRFLOW_VAR_SHOP_INBOX_SETTLE_SECONDS"] = "0"
     ran, took = _timed(builds.airflow_migrate, variables, env.state)
     _step("airflow db", f"migrated ({took:.1f}s)" if ran else "up to date")
+    ran, took = _timed(builds.airflow_logins, variables, env.state, env.settings)
+    _step("airflow logins", f"operator, monitor set from .env ({took:.1f}s)" if ran else "up to date")
     ran, took = _timed(builds.dbt_manifest, variables, env.state)
     _step("dbt manifest", f"built with `dbt parse` ({took:.1f}s)" if ran else "up to date")
 

@@ -112,6 +112,7 @@ def start(env: Environment, celery: bool = False, say=_step, side_by_side: bool 
     say("postgres", f"127.0.0.1:{env.port} · roles warehouse_loader, warehouse_transformer, warehouse_reader")
     variables = {**os.environ, **env.variables()}
     builds.airflow_migrate(variables, env.state)
+    builds.airflow_logins(variables, env.state, env.settings)
     builds.dbt_manifest(variables, env.state)
     built = [
         name

@@ -78,6 +78,7 @@ def airflow_db(platform: Environment, dbt_manifest: Path) -> str:
     from stack import builds
 
     builds.airflow_migrate(dict(os.environ), platform.state)
+    builds.airflow_logins(dict(os.environ), platform.state, platform.settings)
     return platform.airflow_db_url
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extract.contract import DBT_PROJECT_FILE, ORDER_STATUSES, REVENUE_STATUSES, dbt_list_var
+from extract.contract import DBT_PROJECT_FILE, ORDER_STATUSES, REVENUE_STATUSES, dbt_list_var, dbt_str_var
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where a second copy would live: the packages and the dbt project (tests keep their own fixture data).
@@ -65,3 +65,18 @@ def test_a_missing_or_malformed_var_says_so(tmp_path: Path, content: str, messag
 def test_a_missing_project_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="cannot read the dbt project's vars"):
         dbt_list_var("order_statuses", tmp_path / "dbt_project.yml")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("vars: {email_pattern: ''}\n", "vars.email_pattern must be a non-empty string, not ''"),
+        ("vars: {email_pattern: [a]}\n", "not \\['a'\\]"),
+        ("name: shop\n", "not None"),
+    ],
+)
+def test_a_missing_or_malformed_string_var_says_so(tmp_path: Path, content: str, message: str) -> None:
+    project = tmp_path / "dbt_project.yml"
+    project.write_text(content, encoding="utf-8")
+    with pytest.raises(RuntimeError, match=message):
+        dbt_str_var("email_pattern", project)

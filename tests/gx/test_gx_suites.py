@@ -43,10 +43,19 @@ def test_every_checkpoint_validates_known_suites() -> None:
     assert SEARCH_PATH == {"marts_publish": "marts_build", "marts_published": "marts"}
 
 
-def test_email_pattern_is_dbts() -> None:
+def test_email_pattern_is_dbts_and_written_once() -> None:
+    """The suites check e-mails with dbt's own var, read from dbt_project.yml: no second copy anywhere."""
     project = yaml.safe_load((CONTEXT_DIR.parent / "dbt_project" / "dbt_project.yml").read_text())
     assert project["vars"]["email_pattern"] == suites_raw.EMAIL_PATTERN
     assert project["models"]["shop"]["marts"]["+schema"] == BUILD_SCHEMA
+    pattern = project["vars"]["email_pattern"]
+    copies = [
+        path
+        for folder in ("extract", "gx", "orchestration", "monitoring", "publish", "dags")
+        for path in (CONTEXT_DIR.parent / folder).rglob("*.py")
+        if pattern in path.read_text() or pattern.replace("\\", "\\\\") in path.read_text()
+    ]
+    assert copies == []
 
 
 def test_search_path_rides_on_the_url() -> None:

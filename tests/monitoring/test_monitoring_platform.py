@@ -278,10 +278,11 @@ def test_the_report_renders_in_a_browser(story, browser) -> None:
 
 def test_the_airflow_ui_links_the_report(story) -> None:
     plugin = next(p for p in story["plugins"] if p["name"] == "shop_warehouse")
-    assert [(v["name"], v["href"], v["destination"]) for v in plugin["external_views"]] == [
-        ("Monitoring report", "shop/report", "nav"),
-        ("GX data docs", "shop/data-docs/index.html", "nav"),
-        ("dbt docs", "shop/dbt-docs/index.html", "nav"),
+    views = [(v["name"], v["href"], v["destination"], v["category"]) for v in plugin["external_views"]]
+    assert views == [
+        ("Monitoring report", "shop/report", "nav", "browse"),
+        ("GX data docs", "shop/data-docs/index.html", "nav", "docs"),
+        ("dbt docs", "shop/dbt-docs/index.html", "nav", "docs"),
     ]
     assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == ["/shop"]
 

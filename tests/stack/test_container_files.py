@@ -300,7 +300,6 @@ def test_celery_executor_with_a_redis_broker(services: dict) -> None:
             parsed = json.loads(env[f"AIRFLOW_CONN_{conn}"])
             assert REQUIRED_REF.match(parsed["password"]), f"AIRFLOW_CONN_{conn}"
         assert json.loads(env["AIRFLOW_CONN_AIRFLOW_API"])["login"] == "monitor"
-        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "operator:admin,monitor:viewer"
 
 
 def test_logs_are_shared_and_only_the_scheduler_skips_serving_them(compose: dict, services: dict) -> None:
@@ -345,6 +344,26 @@ def test_roles_and_grants_come_from_the_projects_own_code(services: dict) -> Non
         for volume in service.get("volumes") or []:
             assert "docker-entrypoint-initdb.d" not in str(volume), f"{name}: an init script beside the code"
     assert not list(DOCKER_DIR.glob("*init*.sh")), "a shell copy of the roles and grants"
+
+
+def test_logins_use_fab_and_come_from_the_projects_own_code(services: dict) -> None:
+    """Every Airflow service runs the FAB auth manager (hashed passwords and roles in the metadata
+    database), as natively; airflow-init makes the logins with stack.airflow_logins (what `make up` runs)
+    after migrating, and is the only service given the two passwords."""
+    from stack.airflow_logins import AUTH_MANAGER, LOGINS
+
+    for name in AIRFLOW | {"airflow-init"}:
+        env = environment(services[name])
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == AUTH_MANAGER, name
+        assert not [key for key in env if "SIMPLE_AUTH" in key], name
+    script = services["airflow-init"]["command"][-1]
+    assert script.index("airflow db migrate") < script.index("python -m stack.airflow_logins"), script
+    keys = {key for _, key in LOGINS.values()}
+    for name, service in services.items():
+        given = keys & set(environment(service))
+        assert given == (keys if name == "airflow-init" else set()), name
+    for key in keys:
+        assert REQUIRED_REF.match(environment(services["airflow-init"])[key]), key
 
 
 def test_docker_compose_config_parses(tmp_path: Path) -> None:

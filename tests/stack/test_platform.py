@@ -25,13 +25,22 @@ from playwright.sync_api import expect
 
 from simshop.sample import write_day
 from stack import processes, up
+from stack.airflow_logins import LOGINS, REPORTS_ROLE
 from stack.celery import node_name
 from stack.databases import ensure_schemas
 from stack.pgadmin import PgAdmin
 from stack.redis import RedisServer
 from tests.monitoring.platform import Api
 from tests.raw_layer import drop_schemas, reset_raw
-from tests.ui import airflow_login, guarded, pgadmin_expand, pgadmin_login
+from tests.ui import (
+    airflow_login,
+    guarded,
+    nav_menu,
+    nav_menus,
+    pgadmin_expand,
+    pgadmin_login,
+    submit_airflow_login,
+)
 
 DAG_ID = "elt_ecommerce"
 DAY = "2026-11-14"
@@ -228,9 +237,8 @@ def test_the_airflow_ui_shows_the_run_its_dbt_tasks_and_the_links(stack_up, plat
         page.get_by_text(model, exact=True).first.wait_for()  # Cosmos: a task group per dbt model
     page.set_viewport_size({"width": 1400, "height": 900})
     ui.screenshot("airflow-elt-ecommerce.png")
-    page.get_by_role("button", name=re.compile("plugins", re.I)).click()
-    links = [item.inner_text() for item in page.get_by_role("menuitem").all()]
-    assert {"Monitoring report", "GX data docs", "dbt docs"} <= set(links), links
+    assert "Monitoring report" in nav_menu(page, "Browse")
+    assert {"GX data docs", "dbt docs"} <= set(nav_menu(page, "Docs"))
     assert ui.close() == []
 
 
@@ -267,6 +275,87 @@ def test_the_gx_data_docs_list_suites_and_results_with_only_the_platform_reachab
     page.get_by_text("Expectation Suites", exact=True).first.click()
     suites = page.locator("table.ge-index-page-expectation_suites-table").inner_text()
     assert "raw__orders" in suites and "fct_orders" in suites, suites
+    assert ui.close() == []
+
+
+def test_airflow_passwords_are_stored_hashed_with_each_logins_roles(stack_up, platform) -> None:
+    """The FAB auth manager: each login a salted scrypt hash in the metadata database, never the password
+    itself; the operator an Admin, the monitor a Viewer with the project's Reports role."""
+    with psycopg.connect(platform.airflow_db_url) as conn:
+        rows = conn.execute(
+            "select u.username, u.password, u.active, array_agg(r.name order by r.name) from ab_user u"
+            " join ab_user_role ur on ur.user_id = u.id join ab_role r on r.id = ur.role_id"
+            " where u.username = any(%s) group by u.username, u.password, u.active",
+            [list(LOGINS)],
+        ).fetchall()
+    assert {name: roles for name, _, _, roles in rows} == {
+        "operator": ["Admin"],
+        "monitor": sorted(["Viewer", REPORTS_ROLE]),
+    }
+    for name, stored, active, _ in rows:
+        password = platform.settings[LOGINS[name][1]]
+        assert active and stored.startswith("scrypt:") and password not in stored, name
+
+
+def test_the_monitor_reads_but_cannot_change_anything(stack_up, platform) -> None:
+    """Through the REST API with its own token: it reads DAGs and runs; it may not trigger, pause, read
+    connections or list logins (403 each)."""
+    monitor = Api(stack_up["base_url"], "monitor", platform.settings["AIRFLOW_MONITOR_PASSWORD"])
+    assert monitor.get(f"/api/v2/dags/{DAG_ID}/dagRuns").status_code == 200
+    refused = {
+        "trigger": monitor.client.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}),
+        "pause": monitor.client.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": True}),
+        "connections": monitor.get("/api/v2/connections"),
+        "logins": monitor.get("/auth/fab/v1/users"),
+    }
+    assert {what: answer.status_code for what, answer in refused.items()} == dict.fromkeys(refused, 403)
+    operator = Api(stack_up["base_url"], "operator", platform.settings["AIRFLOW_OPERATOR_PASSWORD"])
+    users = operator.get("/auth/fab/v1/users").json()["users"]
+    assert {"operator", "monitor"} <= {user["username"] for user in users}
+
+
+def test_the_airflow_login_refuses_a_wrong_password(stack_up, platform, browser) -> None:
+    base = stack_up["base_url"]
+    ui = guarded(browser, (base,))
+    submit_airflow_login(ui.page, base, "operator", platform.settings["AIRFLOW_OPERATOR_PASSWORD"] + "x")
+    expect(ui.page.get_by_text("Invalid login")).to_be_visible()
+    assert "/auth/login" in ui.page.url
+    ui.screenshot("airflow-login-refused.png")
+    assert ui.page.request.get(f"{base}/api/v2/dags").status == 401  # no session came of it
+    assert ui.close() == []
+
+
+def test_the_operator_manages_the_logins_in_the_ui(stack_up, platform, browser) -> None:
+    """Security → Users lists both logins with their roles, for the Admin."""
+    base = stack_up["base_url"]
+    ui = guarded(browser, (base,))
+    airflow_login(ui.page, base, "operator", platform.settings["AIRFLOW_OPERATOR_PASSWORD"])
+    page = ui.page
+    assert {"Admin", "Security"} <= set(nav_menus(page))
+    assert "Users" in nav_menu(page, "Security")
+    page.goto(f"{base}/auth/users/list/")
+    rows = {row.inner_text() for row in page.locator("table tr").all()}
+    assert any("operator" in row and "[Admin]" in row for row in rows), rows
+    assert any("monitor" in row and "Viewer" in row and REPORTS_ROLE in row for row in rows), rows
+    ui.screenshot("airflow-users.png")
+    assert ui.close() == []
+
+
+def test_the_viewer_sees_the_reports_but_no_admin_or_security(stack_up, platform, browser) -> None:
+    base = stack_up["base_url"]
+    ui = guarded(browser, (base,))
+    airflow_login(ui.page, base, "monitor", platform.settings["AIRFLOW_MONITOR_PASSWORD"])
+    page = ui.page
+    page.goto(f"{base}/dags/{DAG_ID}")
+    page.get_by_text(DAG_ID).first.wait_for()
+    menus = nav_menus(page)
+    assert "Admin" not in menus and "Security" not in menus, menus
+    assert "Monitoring report" in nav_menu(page, "Browse")
+    assert {"GX data docs", "dbt docs"} <= set(nav_menu(page, "Docs"))
+    ui.screenshot("airflow-viewer.png")
+    page.goto(f"{base}/auth/users/list/")  # FAB sends a signed-in user without the right back home
+    page.get_by_role("heading", name="Welcome").wait_for()
+    assert "/auth/users" not in page.url and page.get_by_text("List Users").count() == 0
     assert ui.close() == []
 
 
