@@ -8,7 +8,9 @@ with the project's own code, loads them with the project's loader and builds the
 checkpoint as the DAG does, in a process of its own (`raw_landed` on raw, `marts_publish` on the
 unpublished build), and the publish swap. Prints, per checkpoint, the wall time with and without
 GX's import, the peak RSS of its process, and the ratio gates ÷ dbt build (goal ≤ 0.5), peak RSS
-(goal < 500 MB). Never fails on a time.
+(goal < 500 MB). Each checkpoint also runs with GX's own `UnexpectedRowsExpectation` for the SQL checks
+(baseline "gx two-query": a count, then the rows, each a run of the check's query) against the project's
+one-query check (gx/query_check.py), in alternating order. Never fails on a time.
 """
 
 from __future__ import annotations
@@ -36,12 +38,20 @@ from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
 
 CHECKPOINTS = ("raw_landed", "marts_publish")
+VARIANTS = ("one-query", "gx two-query")
 
 
-def child(checkpoint: str, url: str) -> None:
+def child(checkpoint: str, url: str, variant: str) -> None:
     """In the measured process: import GX, run one checkpoint, print timings as JSON."""
     started = time.perf_counter()
     from gx.checkpoints import run_checkpoint
+
+    if variant == "gx two-query":  # the suites are built at each run: their SQL checks become GX's own
+        import great_expectations.expectations as gxe
+
+        import gx.expectations
+
+        gx.expectations.ExpectQueryToReturnNoRows = gxe.UnexpectedRowsExpectation
 
     imported = time.perf_counter()
     outcomes = run_checkpoint(checkpoint, url)
@@ -51,12 +61,11 @@ def child(checkpoint: str, url: str) -> None:
                       "failed": failed}))  # fmt: skip
 
 
-def measure(checkpoint: str, url: str) -> dict:
+def measure(checkpoint: str, url: str, variant: str = VARIANTS[0]) -> dict:
     """Run `checkpoint` in a child process; its timings, wall time and peak RSS (MB)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", checkpoint, url], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
+    cmd = [sys.executable, __file__, "--child", checkpoint, url, variant]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -72,7 +81,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--fault-rate", type=float, default=0.01)
-    parser.add_argument("--child", nargs=2, metavar=("CHECKPOINT", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("CHECKPOINT", "URL", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -108,7 +117,11 @@ def main() -> int:
                 *sizes
             )
         )
-        results = {name: measure(name, url) for name in CHECKPOINTS}
+        variants: dict[str, dict[str, dict]] = {v: {} for v in VARIANTS}
+        for i, name in enumerate(CHECKPOINTS):
+            for variant in VARIANTS[i % 2 :] + VARIANTS[: i % 2]:
+                variants[variant][name] = measure(name, url, variant)
+        results = variants[VARIANTS[0]]
         from publish.swap import publish_marts
 
         started = time.perf_counter()
@@ -132,6 +145,10 @@ def main() -> int:
         print(f"\ngates ÷ dbt build: {gates / build:.2f} (goal ≤ 0.5)")
         print(f"checks alone (GX import aside) ÷ dbt build: {checks / build:.2f}")
         print(f"peak RSS of a gate process: {peak:.0f} MB; goal < 500 MB")
+        print("\nSQL checks, checks alone (GX import aside), one-query ÷ the baseline gx two-query:")
+        for name in CHECKPOINTS:
+            one, two = variants["one-query"][name]["check"], variants["gx two-query"][name]["check"]
+            print(f"  {name:<16} {one:7.1f} s ÷ {two:7.1f} s = {one / two:.2f}")
     finally:
         env.stop_postgres()
         shutil.rmtree(work, ignore_errors=True)

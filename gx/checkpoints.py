@@ -43,9 +43,8 @@ from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context import FileDataContext
 
 from gx.docs import localize_site
-from gx.examples import add_examples
 from gx.expectations import DEFAULT_FRESHNESS_HOURS
-from gx.results import ExpectationOutcome, libpq_url, lost_connection, outcomes_from_validation
+from gx.results import ExpectationOutcome, outcomes_from_validation
 from gx.suites import MART_SUITES, RAW_SUITES, RELATIONS, build_suite
 from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
@@ -190,8 +189,6 @@ def run_checkpoint(
         relation = RELATIONS[suite]
         label = f"{relation.schema or search_path}.{relation.table}"
         found = validation.to_json_dict()
-        if not lost_connection(found):  # no examples to ask a server that is gone
-            add_examples(found, libpq_url(connection_url), search_path, label)
         outcomes += outcomes_from_validation(suite, label, found, order.get(suite))
     log.info(
         "checkpoint %s: %d expectation(s), %d failed, %d errored in %.1fs",

@@ -2,9 +2,10 @@
 
 Every expectation carries `meta = {"severity": "blocking" | "warning", "dimension": "completeness" |
 "consistency" | "freshness"}`; GX's own `severity` mirrors it (blocking → critical) for data docs.
-Checks GX has no built-in for are SQL (`UnexpectedRowsExpectation`: the query returns the offending
-rows, so zero rows is a pass). `{batch}` in such a query is the validated relation; literal braces
-would have to be doubled (GX fills the query with `str.format`). Freshness is SQL on purpose: it
+Checks GX has no built-in for are SQL (`ExpectQueryToReturnNoRows`, gx/query_check.py: the query returns
+the offending rows, so zero rows is a pass; they are counted and sampled in one statement). `{batch}` in
+such a query is the validated relation; literal braces would have to be doubled (GX fills the query with
+`str.format`). Freshness is SQL on purpose: it
 compares with the database's `now()`, so it means the same thing wherever the check runs.
 """
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import great_expectations.expectations as gxe
+
+from gx.query_check import ExpectQueryToReturnNoRows
 
 Severity = Literal["blocking", "warning"]
 Dimension = Literal["completeness", "consistency", "freshness"]
@@ -72,7 +75,7 @@ def rows(query: str, description: str, severity: Severity, dimension: Dimension)
     GX substitutes `{batch}` with an aliased subquery, except in a query that contains a JOIN: there
     the query must alias it itself (`from {batch} as t ... join ...`), everywhere it appears.
     """
-    return gxe.UnexpectedRowsExpectation(
+    return ExpectQueryToReturnNoRows(
         unexpected_rows_query=query, description=description, **tags(severity, dimension)
     )
 

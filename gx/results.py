@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA, TABLE = "monitoring", "gx_results"
 EXAMPLES = 5  # unexpected values quoted in `details`
+# SQL checks: their observed value is the number of rows the query returned (the project's one-query
+# check, and GX's own for results recorded before it)
+SQL_CHECKS = ("expect_query_to_return_no_rows", "unexpected_rows_expectation")
 _DETAILS_MAX = 500
 _SUMMARY_KEYS = ("element_count", "unexpected_percent", "missing_count")
 
@@ -202,7 +205,7 @@ def outcome_from_result(suite: str, relation: str, evr: dict) -> ExpectationOutc
     error = _exception_message(evr.get("exception_info"))
     success = bool(evr.get("success")) and error is None
     unexpected = result.get("unexpected_count")
-    if unexpected is None and config.get("type") == "unexpected_rows_expectation":
+    if unexpected is None and config.get("type") in SQL_CHECKS:
         unexpected = result.get("observed_value")  # the number of rows the check query returned
     unexpected = int(unexpected) if isinstance(unexpected, int | float) else None
     return ExpectationOutcome(

@@ -44,7 +44,7 @@ SABOTAGE: dict[str, tuple[str, str, str]] = {
         " where order_id = (select min(order_id) from marts_build.fct_orders)",
         "update marts_build.fct_orders set order_total = order_total - 1"
         " where order_id = (select min(order_id) from marts_build.fct_orders)",
-        "unexpected_rows_expectation",
+        "expect_query_to_return_no_rows",
     ),
     "fct_order_items": (
         "update marts_build.fct_order_items set quantity = -quantity"
@@ -56,7 +56,7 @@ SABOTAGE: dict[str, tuple[str, str, str]] = {
     "rpt_daily_revenue": (
         "update marts_build.rpt_daily_revenue set net_revenue = net_revenue + 100",
         "update marts_build.rpt_daily_revenue set net_revenue = net_revenue - 100",
-        "unexpected_rows_expectation",
+        "expect_query_to_return_no_rows",
     ),
     "dim_customers": (
         "update marts_build.dim_customers set email = replace(email, '@', '#')",
@@ -71,7 +71,7 @@ SABOTAGE: dict[str, tuple[str, str, str]] = {
     "fct_sessions": (
         "update marts_build.fct_sessions set started_at = ended_at, ended_at = started_at",
         "update marts_build.fct_sessions set started_at = ended_at, ended_at = started_at",
-        "unexpected_rows_expectation",
+        "expect_query_to_return_no_rows",
     ),
 }
 
@@ -139,7 +139,7 @@ def test_an_expectation_that_raised_is_errored_not_failed(built: str) -> None:
         _execute(built, "alter table marts_build.fct_sessions rename column ended_when to ended_at")
     errored = [o for o in outcomes if o.errored]
     assert [(o.suite, o.expectation_type) for o in errored] == [
-        ("fct_sessions", "unexpected_rows_expectation")
+        ("fct_sessions", "expect_query_to_return_no_rows")
     ]
     assert errored[0].success is False and "ended_at" in errored[0].details
     assert all(o.success for o in outcomes if not o.errored)
@@ -188,7 +188,7 @@ def test_a_blocking_failure_stops_the_gate_and_leaves_the_published_marts_untouc
     message = str(failed.value)
     listed = message.count("\n  - FAILED [blocking/")
     assert f"{listed} blocking expectation(s)" in message
-    assert "FAILED [blocking/consistency] fct_orders: unexpected_rows_expectation" in message
+    assert "FAILED [blocking/consistency] fct_orders: expect_query_to_return_no_rows" in message
     assert "order_total = items_subtotal - discount_amount + shipping_amount; e.g. order_id=" in message
     assert table_checksums(built, "marts") == published
     with psycopg.connect(built) as conn:
