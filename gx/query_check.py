@@ -86,6 +86,3 @@ class ExpectQueryToReturnNoRows(UnexpectedRowsExpectation):
             "success": found["count"] == 0,
             "result": {"observed_value": found["count"], "details": {"unexpected_rows": found["rows"]}},
         }
-
-
-EXPECTATION_TYPE = "expect_query_to_return_no_rows"  # what GX names the class (camel to snake)

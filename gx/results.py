@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 SCHEMA, TABLE = "monitoring", "gx_results"
 EXAMPLES = 5  # unexpected values quoted in `details`
 # SQL checks: their observed value is the number of rows the query returned (the project's one-query
-# check, and GX's own for results recorded before it)
+# check, gx/query_check.py's ExpectQueryToReturnNoRows as GX names it, and GX's own for results
+# recorded before it)
 SQL_CHECKS = ("expect_query_to_return_no_rows", "unexpected_rows_expectation")
 _DETAILS_MAX = 500
 _SUMMARY_KEYS = ("element_count", "unexpected_percent", "missing_count")
