@@ -1,6 +1,9 @@
 """Checkpoints, named after the gate they hold.
 
-- `raw_landed`: the raw suites, after the load and before dbt;
+- `raw_landed`: the raw suites on the pending batches (what the next dbt build reads; gx/scope.py),
+  after the load and before dbt: the day's gate, whose cost follows the day's rows;
+- `raw_history`: the raw suites on every batch ever landed (the deep check: the data_quality DAG,
+  weekly and on demand);
 - `marts_publish`: the mart suites on the unpublished build (`marts_build`), before publishing;
 - `marts_published`: the same suites on the published `marts` (the data_quality DAG's view).
 
@@ -44,8 +47,10 @@ from great_expectations.data_context import FileDataContext
 
 from gx.docs import localize_site
 from gx.expectations import DEFAULT_FRESHNESS_HOURS
-from gx.results import ExpectationOutcome, outcomes_from_validation
+from gx.results import ExpectationOutcome, libpq_url, outcomes_from_validation
+from gx.scope import staged_through
 from gx.suites import MART_SUITES, RAW_SUITES, RELATIONS, build_suite
+from gx.suites_raw import Scope
 from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -61,9 +66,12 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 # checkpoint -> the suites it validates (each against the asset of the same name)
 CHECKPOINTS: dict[str, tuple[str, ...]] = {
     "raw_landed": RAW_SUITES,
+    "raw_history": RAW_SUITES,
     "marts_publish": MART_SUITES,
     "marts_published": MART_SUITES,
 }
+# checkpoints that validate the pending raw batches only (gx/scope.py)
+PENDING_ONLY = frozenset({"raw_landed"})
 # checkpoint -> the schema its unqualified (mart) relations resolve to
 SEARCH_PATH: dict[str, str] = {"marts_publish": BUILD_SCHEMA, "marts_published": PUBLISHED_SCHEMA}
 
@@ -111,12 +119,18 @@ def _batch_definition(context: FileDataContext, suite_name: str):
 
 
 def ensure_checkpoint(
-    context: FileDataContext, name: str, freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+    context: FileDataContext,
+    name: str,
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS,
+    scope: Scope | None = None,
 ) -> Checkpoint:
-    """Add or update the checkpoint `name`, its validation definitions and suites."""
+    """Add or update the checkpoint `name`, its validation definitions and suites (raw suites narrowed
+    to `scope` when given)."""
     validation_definitions = []
     for suite_name in CHECKPOINTS[name]:
-        suite = context.suites.add_or_update(build_suite(suite_name, freshness_hours=freshness_hours))
+        suite = context.suites.add_or_update(
+            build_suite(suite_name, freshness_hours=freshness_hours, scope=scope)
+        )
         validation_definitions.append(
             context.validation_definitions.add_or_update(
                 ValidationDefinition(
@@ -173,9 +187,10 @@ def run_checkpoint(
         raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}")
     started = time.perf_counter()
     search_path = SEARCH_PATH.get(name)
+    scope = staged_through(libpq_url(connection_url)) if name in PENDING_ONLY else None
     with _exclusive():
         context = get_context(connection_url, search_path)
-        checkpoint = ensure_checkpoint(context, name, freshness_hours=freshness_hours)
+        checkpoint = ensure_checkpoint(context, name, freshness_hours=freshness_hours, scope=scope)
         order = {
             vd.suite.name: [expectation.id for expectation in vd.suite.expectations]
             for vd in checkpoint.validation_definitions

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Condition
 
 from gx.query_check import ExpectQueryToReturnNoRows
 
@@ -43,8 +44,17 @@ def tags(severity: Severity, dimension: Dimension) -> dict:
     }
 
 
-def not_null(column: str, severity: Severity = "blocking", mostly: float = 1.0) -> gxe.Expectation:
-    return gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly, **tags(severity, "completeness"))
+def _rows_of(where: Condition | None) -> dict:
+    """GX's `row_condition` (the rows a column rule reads) when there is one."""
+    return {} if where is None else {"row_condition": where}
+
+
+def not_null(
+    column: str, severity: Severity = "blocking", mostly: float = 1.0, where: Condition | None = None
+) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToNotBeNull(
+        column=column, mostly=mostly, **_rows_of(where), **tags(severity, "completeness")
+    )
 
 
 def unique(column: str, severity: Severity = "blocking") -> gxe.Expectation:
@@ -57,9 +67,11 @@ def in_set(column: str, values: tuple[str, ...], severity: Severity = "blocking"
     )
 
 
-def matches(column: str, regex: str, severity: Severity, mostly: float = 1.0) -> gxe.Expectation:
+def matches(
+    column: str, regex: str, severity: Severity, mostly: float = 1.0, where: Condition | None = None
+) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToMatchRegex(
-        column=column, regex=regex, mostly=mostly, **tags(severity, "consistency")
+        column=column, regex=regex, mostly=mostly, **_rows_of(where), **tags(severity, "consistency")
     )
 
 

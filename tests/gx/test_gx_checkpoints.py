@@ -20,6 +20,7 @@ from extract.load import load_folder
 from gx.checkpoints import CONTEXT_DIR, run_checkpoint
 from gx.gate import QualityGateFailed, run_gate
 from gx.results import ExpectationOutcome
+from gx.scope import staged_through
 from gx.suites import MART_SUITES, RAW_SUITES
 from publish.swap import publish_marts
 from simshop.generator import GeneratorConfig
@@ -27,14 +28,15 @@ from simshop.writers import write_landing
 from tests.warehouse import dbt, table_checksums
 
 CONFIG = GeneratorConfig(seed=11, start=date(2026, 3, 2), days=2, orders_per_day=120, fault_rate=0.0)
+STRAY = 10**12  # a batch id above every real one: pending, whatever staging has read
 
 # suite -> (statement that breaks it, statement that mends it, the expectation that must fail)
 SABOTAGE: dict[str, tuple[str, str, str]] = {
     **{
         f"raw__{entity}": (
-            # a batch the ledger never heard of, its key missing
-            f"insert into raw.{entity} (_batch_id, _line) values (-1, 1), (-1, 2)",  # noqa: S608
-            f"delete from raw.{entity} where _batch_id = -1",  # noqa: S608
+            # a pending batch the ledger never heard of, its key missing
+            f"insert into raw.{entity} (_batch_id, _line) values ({STRAY}, 1), ({STRAY}, 2)",  # noqa: S608
+            f"delete from raw.{entity} where _batch_id = {STRAY}",  # noqa: S608
             "expect_column_values_to_not_be_null",
         )
         for entity in FIELDS
@@ -105,12 +107,14 @@ def built(warehouse_url: str, tmp_path_factory) -> str:
 
 def test_every_suite_passes_on_clean_data(built: str) -> None:
     outcomes = {
-        name: run_checkpoint(name, built) for name in ("raw_landed", "marts_publish", "marts_published")
+        name: run_checkpoint(name, built)
+        for name in ("raw_landed", "raw_history", "marts_publish", "marts_published")
     }
 
     for name, found in outcomes.items():
         assert [(o.suite, o.expectation_type, o.details) for o in found if not o.success] == [], name
     assert {o.suite for o in outcomes["raw_landed"]} == set(RAW_SUITES)
+    assert {o.suite for o in outcomes["raw_history"]} == set(RAW_SUITES)
     assert {o.suite for o in outcomes["marts_publish"]} == set(MART_SUITES)
     assert {o.relation for o in outcomes["marts_publish"]} == {f"marts_build.{m}" for m in MART_SUITES}
     assert {o.relation for o in outcomes["marts_published"]} == {f"marts.{m}" for m in MART_SUITES}
@@ -196,6 +200,35 @@ def test_a_blocking_failure_stops_the_gate_and_leaves_the_published_marts_untouc
             "select count(*) from monitoring.gx_results where run_id = 'run-blocking' and not success"
         ).fetchone()
     assert recorded == listed >= 1  # recorded before the gate stopped
+
+
+def test_the_daily_gate_reads_the_days_batches_and_the_deep_check_every_batch(
+    built: str, tmp_path: Path
+) -> None:
+    """Staging has read every batch, so nothing is pending. A bad row planted in old history passes the
+    daily gate (it is not what the next build reads) and fails the deep check; a bad row in a newly
+    loaded batch fails the daily gate."""
+    with psycopg.connect(built) as conn:
+        landed = dict(conn.execute("select entity, max(batch_id) from raw.load_ledger group by 1").fetchall())
+        (oldest,) = conn.execute("select min(_batch_id) from raw.orders").fetchone()
+    assert staged_through(built) == landed
+
+    _execute(built, f"insert into raw.orders (_batch_id, _line) values ({oldest}, 99999)")  # noqa: S608
+    order = {"order_id": "O-NEW", "customer_id": "C-NOBODY", "status": "teleported",
+             "ordered_at": "2026-03-04T10:00:00Z", "updated_at": "2026-03-04T10:00:00Z",
+             "shipping_amount": "0", "discount_amount": "0", "payment_method": "card"}  # fmt: skip
+    _load_orders(built, tmp_path, [order])
+    try:
+        daily = _failed(run_checkpoint("raw_landed", built))
+        deep = _failed(run_checkpoint("raw_history", built))
+    finally:
+        _execute(built, f"delete from raw.orders where _batch_id = {oldest} and _line = 99999")  # noqa: S608
+        _execute(built, "delete from raw.orders where order_id = 'O-NEW'")
+        _execute(built, "delete from raw.load_ledger where source like '%late.csv'")
+    old_history = [("raw__orders", "expect_column_values_to_not_be_null")]  # the planted row's key
+    days_batch = [("raw__orders", "expect_query_to_return_no_rows")] * 2  # its status, its customer
+    assert sorted(daily) == days_batch
+    assert set(old_history) <= set(deep) and set(days_batch) <= set(deep)
 
 
 def test_the_committed_context_is_not_rewritten(built: str) -> None:

@@ -12,6 +12,7 @@ from gx import suites, suites_raw
 from gx.checkpoints import (
     CHECKPOINTS,
     CONTEXT_DIR,
+    PENDING_ONLY,
     SEARCH_PATH,
     get_context,
     sqlalchemy_url,
@@ -37,9 +38,11 @@ def test_every_expectation_is_tagged(name: str) -> None:
 
 
 def test_every_checkpoint_validates_known_suites() -> None:
-    assert set(CHECKPOINTS) == {"raw_landed", "marts_publish", "marts_published"}
+    assert set(CHECKPOINTS) == {"raw_landed", "raw_history", "marts_publish", "marts_published"}
     assert {s for names in CHECKPOINTS.values() for s in names} == set(suites.RELATIONS)
     assert set(CHECKPOINTS["raw_landed"]) == {f"raw__{entity}" for entity in FIELDS}
+    assert CHECKPOINTS["raw_history"] == CHECKPOINTS["raw_landed"]
+    assert {"raw_landed"} == PENDING_ONLY
     assert SEARCH_PATH == {"marts_publish": "marts_build", "marts_published": "marts"}
 
 
@@ -56,6 +59,41 @@ def test_email_pattern_is_dbts_and_written_once() -> None:
         if pattern in path.read_text() or pattern.replace("\\", "\\\\") in path.read_text()
     ]
     assert copies == []
+
+
+def test_a_scoped_raw_suite_reads_only_the_pending_batches() -> None:
+    """Every rule of a scoped suite names the watermark, as a row condition or in its SQL, except
+    freshness (the newest batch, from the ledger); unscoped, none does."""
+    scope = {entity: 41 for entity in FIELDS}
+    for entity in FIELDS:
+        scoped = suites.build_suite(f"raw__{entity}", scope=scope).expectations
+        whole = suites.build_suite(f"raw__{entity}").expectations
+        assert len(scoped) == len(whole)
+        for rule in scoped:
+            text = str(rule.configuration.to_json_dict())
+            if rule.meta["dimension"] == "freshness":
+                assert "41" not in text and "raw.load_ledger" in text
+            else:
+                assert "'parameter': 41" in text or "_batch_id > 41" in text, text
+        assert not any("41" in str(rule.configuration.to_json_dict()) for rule in whole)
+
+
+def test_the_known_id_rules_read_the_parents_staging_model_once_it_exists() -> None:
+    scope = {entity: 7 for entity in FIELDS}
+    known = [
+        r.unexpected_rows_query
+        for r in suites.build_suite("raw__order_items", scope=scope).expectations
+        if "names" in (r.description or "")
+    ]
+    assert len(known) == 2
+    assert all("staging.stg_shop__" in q and "parent._batch_id > 7" in q for q in known)
+    first_run = {**scope, "orders": None, "products": None}
+    known = [
+        r.unexpected_rows_query
+        for r in suites.build_suite("raw__order_items", scope=first_run).expectations
+        if "names" in (r.description or "")
+    ]
+    assert all("staging." not in q and "b._batch_id > 7" in q for q in known)
 
 
 def test_search_path_rides_on_the_url() -> None:
