@@ -20,6 +20,5 @@ def mart_asset(mart: str) -> Asset:
     return Asset(f"marts.{mart}")
 
 
-RAW_ASSETS = tuple(raw_asset(entity) for entity in ENTITIES)
 MART_ASSETS = tuple(mart_asset(mart) for mart in MARTS)
 DRIFT = Asset("monitoring.drift")  # the monitoring DAG's record_drift: a day newly drifted

@@ -99,22 +99,13 @@ def test_elt_ecommerce_task_order(dagbag) -> None:
     assert [a.name for a in dag.get_task("publish_marts").outlets] == [f"marts.{m}" for m in MARTS]
 
 
-def test_data_quality_runs_on_the_assets_the_elt_updates(dagbag) -> None:
-    elt, quality = dagbag.dags["elt_ecommerce"], dagbag.dags["data_quality"]
-    updated = {
-        asset.name
-        for task in elt.tasks
-        for asset in task.outlets
-        if asset.name.startswith(("raw.", "marts."))
-    }
-    # any of: all raw tables loaded, or all marts published
-    groups = quality.timetable.asset_condition.objects
-    scheduled = [{asset.name for asset in group.objects} for group in groups]
-    assert scheduled == [
-        {name for name in updated if name.startswith("raw.")},
-        {name for name in updated if name.startswith("marts.")},
-    ]
+def test_data_quality_is_the_weekly_deep_check_off_the_days_path(dagbag) -> None:
+    """Not scheduled on the ELT's Assets (a day's run must not pay for all history): weekly, and by hand."""
+    quality = dagbag.dags["data_quality"]
+    assert quality.timetable.expression == "0 3 * * 0"
+    assert not getattr(quality.timetable, "asset_condition", None)
     assert {t.task_id for t in quality.tasks} == {"check_raw", "check_marts"}
+    assert "raw_history" in quality.get_task("check_raw").python_callable.__doc__
 
 
 def test_monitoring_runs_hourly_and_on_the_published_marts(dagbag) -> None:

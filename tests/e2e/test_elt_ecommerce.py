@@ -211,7 +211,7 @@ def test_data_quality_checks_raw_and_the_published_marts(dag_run, platform) -> N
         ).fetchall()
     assert found == [
         ("marts_published", 6, True, "marts.dim_customers"),
-        ("raw_landed", 5, True, "raw.customers"),
+        ("raw_history", 5, True, "raw.customers"),
     ]
 
 
