@@ -224,6 +224,44 @@ def _break_a_customer_and_a_product(url: str, folder: Path) -> tuple[str, str]:
     return customer, product
 
 
+def test_the_incremental_builds_tests_read_what_it_changed_and_all_rows_on_demand(
+    builds, warehouse_url, tmp_path_factory
+) -> None:
+    """The second build recorded each scoped model's watermark before it ran; its generic tests read the
+    rows above it. A bad value planted in old history passes those tests and fails with every row."""
+    with psycopg.connect(warehouse_url) as conn:
+        scope = dict(conn.execute("select model, after_batch from monitoring.dbt_test_scope").fetchall())
+        (newest,) = conn.execute("select max(batch_id) from staging.stg_shop__orders").fetchone()
+        (old_order,) = conn.execute(
+            "select min(order_id) from staging.stg_shop__orders"
+            " where batch_id <= %s and not has_invalid_value",
+            [scope["stg_shop__orders"]],
+        ).fetchone()
+    assert 0 < scope["stg_shop__orders"] < newest
+    assert set(scope) >= {"stg_shop__orders", "fct_orders", "int_orders_priced"}
+
+    target = tmp_path_factory.mktemp("dbt-scoped-tests")
+    select = ("--select", "stg_shop__orders,test_type:generic")
+    with psycopg.connect(warehouse_url) as conn:
+        (status,) = conn.execute(
+            "select status from staging.stg_shop__orders where order_id = %s", [old_order]
+        ).fetchone()
+        plant = "update staging.stg_shop__orders set status = %s where order_id = %s"
+        conn.execute(plant, ["bartered", old_order])
+    try:
+        scoped = dbt(warehouse_url, "test", *select, target=target)
+        every_row = dbt(
+            warehouse_url, "test", *select, "--vars", "{test_all_rows: true}", target=target, check=False
+        )
+    finally:
+        with psycopg.connect(warehouse_url) as conn:
+            conn.execute(plant, [status, old_order])
+    tests = [r["status"] for r in scoped if r["unique_id"].startswith("test.")]
+    assert tests and set(tests) <= {"pass", "warn"}
+    failed = [r["unique_id"] for r in every_row if r["status"] == "fail"]
+    assert len(failed) == 1 and "accepted_values_stg_shop__orders_status" in failed[0]
+
+
 def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refresh(
     builds, warehouse_url, tmp_path_factory
 ) -> None:
