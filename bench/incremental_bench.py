@@ -60,57 +60,66 @@ def model_times(target: Path) -> dict[str, float]:
     return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results}
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--fault-rate", type=float, default=0.01)
     parser.add_argument("--keep", action="store_true", help="leave Postgres running and the data in place")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="shop-incr-bench-"))
-    work.chmod(0o755)
-    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
+
+def run(args: argparse.Namespace, url: str, work: Path) -> None:
+    """The benchmark proper, on the empty warehouse at `url` (schemas made, nothing loaded); the generated
+    shop and dbt's artefacts go under `work`."""
     config = GeneratorConfig(
         seed=2026, start=date(2026, 1, 5), days=args.days,
         orders_per_day=args.orders // args.days, fault_rate=args.fault_rate,
     )  # fmt: skip
+    started = time.perf_counter()
+    write_landing(config, work / "landing", progress=False)
+    took = time.perf_counter() - started
+    print(f"generated {args.orders:,} orders over {args.days} days in {took:.0f}s")
+    manifest = json.loads((work / "landing" / "_manifest.json").read_text())
+    days = [d["date"] for d in manifest["days"]]
+    started = time.perf_counter()
+    load_landing(url, work / "landing", days=set(days[:-1]), progress=False, settle_seconds=0)
+    print(f"loaded {len(days) - 1} days in {time.perf_counter() - started:.0f}s")
+    target = work / "target"
+    dbt(url, target, "seed")  # seeds and parse out of the timings
+    full = dbt(url, target, "build", "--full-refresh", *NO_TESTS)
+    full_models = model_times(target)
+    full_tests = dbt(url, target, "test")
+    started = time.perf_counter()
+    load_landing(url, work / "landing", days={days[-1]}, progress=False, settle_seconds=0)
+    print(f"loaded the last day in {time.perf_counter() - started:.1f}s")
+    incremental = dbt(url, target, "build", *NO_TESTS)
+    incremental_models = model_times(target)
+    incremental_tests = dbt(url, target, "test")
+    print(f"\n{'model':34} {'full s':>8} {'incr. s':>8}")
+    for name, took in sorted(full_models.items(), key=lambda kv: -kv[1]):
+        print(f"{name:34} {took:8.2f} {incremental_models.get(name, 0):8.2f}")
+    print(f"\n{'':34} {'full':>8} {'incr.':>8} {'ratio':>7}")
+    print(f"{'models + snapshot (wall, s)':34} {full:8.1f} {incremental:8.1f} {incremental / full:7.3f}")
+    print(f"{'dbt test (wall, s)':34} {full_tests:8.1f} {incremental_tests:8.1f}")
+    total_full, total_incr = full + full_tests, incremental + incremental_tests
+    ratio = total_incr / total_full
+    print(f"{'run + test (wall, s)':34} {total_full:8.1f} {total_incr:8.1f} {ratio:7.3f}")
+    print(f"\nincremental day ÷ full refresh (models + snapshot): {incremental / full:.3f} (goal ≤ 0.10)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`run` on a throwaway Postgres of its own (fresh credentials) and a temporary folder."""
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="shop-incr-bench-"))
+    work.chmod(0o755)
+    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     try:
-        started = time.perf_counter()
-        write_landing(config, work / "landing", progress=False)
-        took = time.perf_counter() - started
-        print(f"generated {args.orders:,} orders over {args.days} days in {took:.0f}s")
         env.start_postgres()
         bins = env.cluster.binaries() if env.cluster else None
         print(f"postgres: {bins.version if bins else 'external'}")
-        url = env.warehouse_url
-        manifest = json.loads((work / "landing" / "_manifest.json").read_text())
-        days = [d["date"] for d in manifest["days"]]
-        started = time.perf_counter()
-        load_landing(url, work / "landing", days=set(days[:-1]), progress=False, settle_seconds=0)
-        print(f"loaded {len(days) - 1} days in {time.perf_counter() - started:.0f}s")
-        target = work / "target"
-        dbt(url, target, "seed")  # seeds and parse out of the timings
-        full = dbt(url, target, "build", "--full-refresh", *NO_TESTS)
-        full_models = model_times(target)
-        full_tests = dbt(url, target, "test")
-        started = time.perf_counter()
-        load_landing(url, work / "landing", days={days[-1]}, progress=False, settle_seconds=0)
-        print(f"loaded the last day in {time.perf_counter() - started:.1f}s")
-        incremental = dbt(url, target, "build", *NO_TESTS)
-        incremental_models = model_times(target)
-        incremental_tests = dbt(url, target, "test")
-        print(f"\n{'model':34} {'full s':>8} {'incr. s':>8}")
-        for name, took in sorted(full_models.items(), key=lambda kv: -kv[1]):
-            print(f"{name:34} {took:8.2f} {incremental_models.get(name, 0):8.2f}")
-        print(f"\n{'':34} {'full':>8} {'incr.':>8} {'ratio':>7}")
-        print(f"{'models + snapshot (wall, s)':34} {full:8.1f} {incremental:8.1f} {incremental / full:7.3f}")
-        print(f"{'dbt test (wall, s)':34} {full_tests:8.1f} {incremental_tests:8.1f}")
-        total_full, total_incr = full + full_tests, incremental + incremental_tests
-        ratio = total_incr / total_full
-        print(f"{'run + test (wall, s)':34} {total_full:8.1f} {total_incr:8.1f} {ratio:7.3f}")
-        print(f"\nincremental day ÷ full refresh (models + snapshot): {incremental / full:.3f} (goal ≤ 0.10)")
+        run(args, env.warehouse_url, work)
     finally:
         if args.keep:
             print(f"\nkept: {work}, warehouse {env.warehouse_url}")

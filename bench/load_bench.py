@@ -344,48 +344,57 @@ def report(runs: dict[str, list[Run]], to_sql: Run | None, costs: dict[str, floa
         print(f"  {name:<28} {seconds:5.2f} CPU s for {size:.0f} MB ({size / seconds:,.0f} MB/s)")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--to-sql-rows", type=int, default=200_000)
     parser.add_argument("--no-dirty", action="store_true", help="leave out the dirty mix")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def run(args: argparse.Namespace, url: str, psql: Path, work: Path) -> None:
+    """The benchmark proper, on the warehouse at `url` (its raw tables and ledger are truncated, schemas
+    bench_copy and bench_pandas replaced), with `psql` for the baselines; files are written under `work`."""
+    started = time.perf_counter()
+    (work / "clean").mkdir()
+    files = write_files(work / "clean", args.orders, args.days)
+    dirty = {} if args.no_dirty else write_dirty(work / "dirty", args.orders, args.days)
+    sizes = {p: _content_bytes(p) for ps in [*files.values(), *dirty.values()] for p in ps}
+    clean_mb = sum(sizes[p] for ps in files.values() for p in ps) / 1e6
+    dirty_mb = sum(sizes[p] for ps in dirty.values() for p in ps) / 1e6
+    counts = [sum(map(len, group.values())) for group in (files, dirty)]
+    print(
+        f"generated {args.orders:,} orders: {clean_mb:,.0f} MB of clean CSV in {counts[0]}"
+        f" files; dirty mix {dirty_mb:,.0f} MB decompressed in {counts[1]} files"
+        f" ({time.perf_counter() - started:.0f}s)"
+    )
+    methods = {
+        "loader": lambda: bench_loader(url, files, sizes),
+        "unchecked": lambda: bench_loader_unchecked(url, files, sizes),
+        "copy": lambda: bench_psql_copy(url, psql, files, sizes),
+        "copy_raw": lambda: bench_psql_copy_raw(url, psql, files, sizes),
+    }
+    if dirty:
+        methods["dirty"] = lambda: bench_loader(url, dirty, sizes, clean=False)
+    runs = _rounds(methods, args.rounds)
+    to_sql = bench_to_sql(url, files, args.to_sql_rows) if args.to_sql_rows else None
+    report(runs, to_sql, pass_costs(files))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`run` on a throwaway Postgres of its own (fresh credentials, fsync on) and a temporary folder."""
+    args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="shop-bench-"))
     work.chmod(0o755)
     env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
     try:
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-        started = time.perf_counter()
-        (work / "clean").mkdir()
-        files = write_files(work / "clean", args.orders, args.days)
-        dirty = {} if args.no_dirty else write_dirty(work / "dirty", args.orders, args.days)
-        sizes = {p: _content_bytes(p) for ps in [*files.values(), *dirty.values()] for p in ps}
-        clean_mb = sum(sizes[p] for ps in files.values() for p in ps) / 1e6
-        dirty_mb = sum(sizes[p] for ps in dirty.values() for p in ps) / 1e6
-        counts = [sum(map(len, group.values())) for group in (files, dirty)]
-        print(
-            f"generated {args.orders:,} orders: {clean_mb:,.0f} MB of clean CSV in {counts[0]}"
-            f" files; dirty mix {dirty_mb:,.0f} MB decompressed in {counts[1]} files"
-            f" ({time.perf_counter() - started:.0f}s)"
-        )
         env.start_postgres()
         bins = env.cluster.binaries()
         print(f"Postgres {bins.version} ({bins.source}), fsync on, on 127.0.0.1:{env.port}")
-        url, psql = env.warehouse_url, bins.bindir / "psql"
-        methods = {
-            "loader": lambda: bench_loader(url, files, sizes),
-            "unchecked": lambda: bench_loader_unchecked(url, files, sizes),
-            "copy": lambda: bench_psql_copy(url, psql, files, sizes),
-            "copy_raw": lambda: bench_psql_copy_raw(url, psql, files, sizes),
-        }
-        if dirty:
-            methods["dirty"] = lambda: bench_loader(url, dirty, sizes, clean=False)
-        runs = _rounds(methods, args.rounds)
-        to_sql = bench_to_sql(url, files, args.to_sql_rows) if args.to_sql_rows else None
-        report(runs, to_sql, pass_costs(files))
+        run(args, env.warehouse_url, bins.bindir / "psql", work)
     finally:
         env.stop_postgres()
         shutil.rmtree(work, ignore_errors=True)

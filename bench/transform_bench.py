@@ -226,36 +226,34 @@ def write_dags(projects: list[Project], modes: list[str], folder: Path) -> dict[
     return dag_ids
 
 
-def run_all(args, env: Environment, services: AirflowServices, projects: list[Project],
-            dag_ids: dict[tuple[str, str], str], variables: dict[str, str], work: Path) -> None:  # fmt: skip
+def run_all(args, url: str, airflow_url: str, services: AirflowServices, projects: list[Project],
+            dag_ids: dict[tuple[str, str], str], work: Path) -> None:  # fmt: skip
     """Load the generated data, start the services, then per project: the CLI baseline and each mode's DAG."""
     config = GeneratorConfig(
         seed=2026, start=date(2026, 1, 5), days=args.days,
         orders_per_day=args.orders // args.days, fault_rate=0.01,
     )  # fmt: skip
     write_landing(config, work / "landing", progress=False)
-    load_landing(env.warehouse_url, work / "landing", progress=False, settle_seconds=0)
+    load_landing(url, work / "landing", progress=False, settle_seconds=0)
     services.start()
     variables = services.environment()
-    wait_serialized(env.airflow_db_url, list(dag_ids.values()))
+    wait_serialized(airflow_url, list(dag_ids.values()))
     print(f"Airflow services up on {services.base_url} (LocalExecutor, parallelism 4)\n")
     dbt = str(Path(sys.executable).with_name("dbt"))
     for project in projects:
         log = work / "logs" / f"{project.name}.log"
-        project.drop(env.warehouse_url)
+        project.drop(url)
         cli = [dbt, "build", "--project-dir", str(project.folder), "--profiles-dir", str(project.folder)]
         baseline = run_logged(cli, variables, log)
         print(f"{project.name:>5}  plain dbt build (CLI, 4 threads)      {baseline:7.1f} s", flush=True)
         for mode in args.modes.split(","):
-            project.drop(env.warehouse_url)
-            window, tasks, state_text = run_dag(
-                env.airflow_db_url, dag_ids[project.name, mode], variables, log
-            )
+            project.drop(url)
+            window, tasks, state_text = run_dag(airflow_url, dag_ids[project.name, mode], variables, log)
             print(f"{project.name:>5}  {mode:<20} {tasks:4d} tasks       {window:7.1f} s"
                   f"   ÷ dbt build = {window / baseline:4.1f} x   {state_text}", flush=True)  # fmt: skip
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=5)
@@ -263,29 +261,27 @@ def main() -> int:
     parser.add_argument("--modes", default="local,watcher,watcher_subprocess")
     parser.add_argument("--parse-runs", type=int, default=7)
     parser.add_argument("--parse-only", action="store_true", help="only the DAG parse medians")
-    args = parser.parse_args()
-    modes = args.modes.split(",")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the services and Postgres
+    return parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="shop-transform-bench-"))
-    work.chmod(0o755)
-    state = work / "state"
-    env = Environment.load(settings=Settings.generate(), state=state, throwaway=False)
-    os.environ["SHOP_STATE_DIR"] = str(state)  # pidfiles of the services go to this run's state
-    variables = {**os.environ, **env.variables(), "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags")}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+
+def run(args: argparse.Namespace, work: Path, variables: dict[str, str], url: str, airflow_url: str,
+        state: Path) -> None:  # fmt: skip
+    """The benchmark proper. `variables`: the environment of a platform whose Airflow metadata database
+    (`airflow_url`) is migrated and holds the logins, and whose connection `warehouse` and WAREHOUSE_*
+    variables name the warehouse at `url` (with --parse-only neither is used: no Postgres needed). The
+    projects, DAG files and logs go under `work`; the services' logs under `state` (their pidfiles under
+    SHOP_STATE_DIR's `run/`)."""
+    modes = args.modes.split(",")
+    variables = {**variables, "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags")}
     services = None
     try:
-        (work / "logs").mkdir()
+        (work / "logs").mkdir(parents=True, exist_ok=True)
         builds.dbt_manifest(variables, state)
         projects = prepare_projects(args.projects.split(","), work, variables)
         dag_ids = write_dags(projects, modes, work / "dags")
         if not args.parse_only:
-            env.start_postgres()
-            builds.airflow_migrate(variables, state)
-            builds.airflow_logins(variables, state, env.settings)
             services = AirflowServices(variables, state)
-            run_all(args, env, services, projects, dag_ids, variables, work)
+            run_all(args, url, airflow_url, services, projects, dag_ids, work)
 
         print("\nDAG parse, median of", args.parse_runs, "fresh processes:")
         targets = [("dags/elt_ecommerce.py", ROOT / "dags" / "elt_ecommerce.py")]
@@ -299,6 +295,27 @@ def main() -> int:
     finally:
         if services:
             services.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`run` on a throwaway Postgres of its own (fresh credentials), migrated, and a temporary folder."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the services and Postgres
+
+    work = Path(tempfile.mkdtemp(prefix="shop-transform-bench-"))
+    work.chmod(0o755)
+    state = work / "state"
+    env = Environment.load(settings=Settings.generate(), state=state, throwaway=False)
+    os.environ["SHOP_STATE_DIR"] = str(state)  # pidfiles of the services go to this run's state
+    variables = {**os.environ, **env.variables()}
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    try:
+        if not args.parse_only:
+            env.start_postgres()
+            builds.airflow_migrate(variables, state)
+            builds.airflow_logins(variables, state, env.settings)
+        run(args, work, variables, env.warehouse_url, env.airflow_db_url, state)
+    finally:
         env.stop_postgres()
         shutil.rmtree(work, ignore_errors=True)
     return 0

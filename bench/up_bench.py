@@ -36,6 +36,8 @@ from stack import processes, up  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
 
+IDLE_SECONDS = 10  # after the cold start, before the memory is measured
+
 
 def _tree(pid: int) -> list[psutil.Process]:
     try:
@@ -86,16 +88,16 @@ def stop_all(env: Environment) -> None:
     env.stop_postgres()
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=2, help="warm starts to measure")
     parser.add_argument("--celery", action="store_true", help="CeleryExecutor: Redis and two workers")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
-    state = Path(tempfile.mkdtemp(prefix="shop-up-bench-"))
-    state.chmod(0o755)  # the server may run as another OS user when run as root
-    env = Environment.load(settings=Settings.generate(), state=state, throwaway=True)
-    os.environ.update(env.variables())  # pidfiles and logs under the throwaway state
+
+def run(args: argparse.Namespace, env: Environment) -> None:
+    """The benchmark proper, on `env`'s Postgres and state folder (SHOP_STATE_DIR must name it: pidfiles
+    and logs go there). Ends with everything stopped, Postgres too."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"executor: {'CeleryExecutor (Redis, 2 workers)' if args.celery else 'LocalExecutor'}\n")
     try:
@@ -104,7 +106,7 @@ def main() -> None:
             print(f"pgAdmin venv installed first: {time.perf_counter() - installed:.1f} s (not in cold)")
         cold = timed_start(env, args.celery)
         print(f"cold start, until every UI answers:   {cold:6.1f} s")
-        time.sleep(10)  # idle: start-up spikes over
+        time.sleep(IDLE_SECONDS)  # idle: start-up spikes over
         sizes = memory(env)
         for part, mb in sorted(sizes.items(), key=lambda kv: -kv[1]):
             print(f"    {part:<24} {mb:7.0f} MB")
@@ -117,10 +119,25 @@ def main() -> None:
         stop_all(env)
         baseline = timed_start(env, args.celery, side_by_side=False)
         print(f"baseline 'one after another' (warm):  {baseline:6.1f} s")
-        best = min(warm) if warm else cold
-        print(f"\nwarm ÷ cold: {best / cold:.2f}   warm ÷ one after another: {best / baseline:.2f}")
+        if warm:
+            best = min(warm)
+            print(f"\nwarm ÷ cold: {best / cold:.2f}   warm ÷ one after another: {best / baseline:.2f}")
+        else:
+            print("\nno warm start measured (--warm 0): no ratio")
     finally:
         stop_all(env)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`run` on a throwaway Postgres and state folder of its own, with fresh logins."""
+    args = parse_args(argv)
+    state = Path(tempfile.mkdtemp(prefix="shop-up-bench-"))
+    state.chmod(0o755)  # the server may run as another OS user when run as root
+    env = Environment.load(settings=Settings.generate(), state=state, throwaway=True)
+    os.environ.update(env.variables())  # pidfiles and logs under the throwaway state
+    try:
+        run(args, env)
+    finally:
         shutil.rmtree(state, ignore_errors=True)
 
 
