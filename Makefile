@@ -66,8 +66,8 @@ $(UV):
 	@$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	@echo "==> installing the locked dependencies into $(VENV) (uv sync --frozen)"
-	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
+	@echo "==> installing the locked dependencies into $(VENV) (uv sync --frozen, bytecode compiled once here)"
+	@UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --compile-bytecode --python $(PYTHON)
 	@echo "==> fetching the GX data docs' CSS/JS from the npm registry (pinned, checked), for offline docs"
 	@$(VENV)/bin/python -m gx.docs fetch
 	@touch $@
