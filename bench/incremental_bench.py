@@ -69,19 +69,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace, url: str, work: Path) -> None:
-    """The benchmark proper, on the empty warehouse at `url` (schemas made, nothing loaded); the generated
-    shop and dbt's artefacts go under `work`."""
+def generate(args: argparse.Namespace, landing: Path) -> list[str]:
+    """The generated shop (`--orders` over `--days`, `--fault-rate` dirty) written to `landing`; its days."""
     config = GeneratorConfig(
         seed=2026, start=date(2026, 1, 5), days=args.days,
         orders_per_day=args.orders // args.days, fault_rate=args.fault_rate,
     )  # fmt: skip
+    write_landing(config, landing, progress=False)
+    return [day["date"] for day in json.loads((landing / "_manifest.json").read_text())["days"]]
+
+
+def run(args: argparse.Namespace, url: str, work: Path) -> None:
+    """The benchmark proper, on the empty warehouse at `url` (schemas made, nothing loaded); the generated
+    shop and dbt's artefacts go under `work`."""
     started = time.perf_counter()
-    write_landing(config, work / "landing", progress=False)
+    days = generate(args, work / "landing")
     took = time.perf_counter() - started
     print(f"generated {args.orders:,} orders over {args.days} days in {took:.0f}s")
-    manifest = json.loads((work / "landing" / "_manifest.json").read_text())
-    days = [d["date"] for d in manifest["days"]]
     started = time.perf_counter()
     load_landing(url, work / "landing", days=set(days[:-1]), progress=False, settle_seconds=0)
     print(f"loaded {len(days) - 1} days in {time.perf_counter() - started:.0f}s")

@@ -29,16 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.incremental_bench import NO_TESTS, dbt  # noqa: E402
+from bench.incremental_bench import NO_TESTS, dbt, generate  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
-from simshop.generator import GeneratorConfig  # noqa: E402
-from simshop.writers import write_landing  # noqa: E402
 from stack.environment import Environment  # noqa: E402
 from stack.settings import Settings  # noqa: E402
 
@@ -102,12 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace, url: str, work: Path) -> None:
     """The benchmark proper, on the empty warehouse at `url` (schemas made, nothing loaded); the generated
     shop and dbt's artefacts go under `work`."""
-    config = GeneratorConfig(
-        seed=2026, start=date(2026, 1, 5), days=args.days,
-        orders_per_day=args.orders // args.days, fault_rate=args.fault_rate,
-    )  # fmt: skip
-    write_landing(config, work / "landing", progress=False)
-    days = [d["date"] for d in json.loads((work / "landing" / "_manifest.json").read_text())["days"]]
+    days = generate(args, work / "landing")
     load_landing(url, work / "landing", days=set(days[:-1]), progress=False, settle_seconds=0)
     target = work / "target"
     dbt(url, target, "seed")

@@ -35,7 +35,7 @@ FORMAT_MOSTLY = 0.95  # a malformed value on up to 5% of the rows is the quarant
 BOOLEANS = ("true", "false", "1", "0")
 
 
-Scope = Mapping[str, "int | None"]  # entity -> validate batches after this id; None: every batch
+Scope = Mapping[str, int | None]  # entity -> validate batches after this id; None: every batch
 
 
 def relation(entity: str) -> Relation:
