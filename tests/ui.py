@@ -90,7 +90,9 @@ def nav_menu(page, name: str) -> list[str]:
 
 
 def nav_menus(page) -> list[str]:
-    """The menus of the Airflow UI's navigation bar this login sees."""
+    """The menus of the Airflow UI's navigation bar this login sees, read once the bar has rendered (the UI
+    draws it after the page's load event; every role here sees Browse)."""
+    page.get_by_role("button", name="Browse", exact=True).wait_for()
     bar = page.get_by_role("navigation")
     if not bar.count():
         bar = page
