@@ -170,9 +170,10 @@ def test_docs_generate_and_every_built_column_is_documented(builds, warehouse_ur
 
 
 # Lineage columns (batch_id, input_batch_id, also inside a quarantined record) name the newest batch
-# a row was computed from, so they legitimately differ between an incremental run and a full refresh.
+# a row was computed from, and former_customer_ids the customers an order named before, so they
+# legitimately differ between an incremental run and a full refresh.
 ROW = sql.SQL(
-    "((to_jsonb(r) - 'batch_id' - 'input_batch_id' - 'record')"
+    "((to_jsonb(r) - 'batch_id' - 'input_batch_id' - 'former_customer_ids' - 'record')"
     " || jsonb_build_object('record', (to_jsonb(r) -> 'record') - 'batch_id' - 'input_batch_id'))"
 )
 FINGERPRINT = (
@@ -224,6 +225,33 @@ def _break_a_customer_and_a_product(url: str, folder: Path) -> tuple[str, str]:
     return customer, product
 
 
+def _move_an_order(url: str, folder: Path, avoid: str) -> tuple[str, str]:
+    """Load a later version of the only valid order of one customer that names another valid customer
+    instead (neither of them `avoid`); (the customer it left, the one it joined)."""
+    with psycopg.connect(url) as conn:
+        order_id, left, joined = conn.execute(
+            "select min(fct.order_id), fct.customer_id,"
+            "  (select min(customer_id) from marts.dim_customers where order_count > 0"
+            "   and customer_id not in (fct.customer_id, %(avoid)s))"
+            " from marts.fct_orders as fct join marts.dim_customers using (customer_id)"
+            " where dim_customers.order_count = 1 and fct.customer_id <> %(avoid)s"
+            " group by fct.customer_id order by 2 limit 1",
+            {"avoid": avoid},
+        ).fetchone()
+        columns = [c for c in FIELDS["orders"] if c != "customer_id"]
+        values = conn.execute(
+            sql.SQL("select {} from staging.stg_shop__orders where order_id = %s").format(
+                sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns)
+            ),
+            [order_id],
+        ).fetchone()
+    later = {"customer_id": joined, "updated_at": "2026-03-09T00:00:00Z"}
+    row = {**dict(zip(columns, values, strict=True)), **later}
+    results = load_folder(url, "orders", _write_csv(folder, "orders", row))
+    assert [r.rows_loaded for r in results] == [1]
+    return left, joined
+
+
 def test_the_incremental_builds_tests_read_what_it_changed_and_all_rows_on_demand(
     builds, warehouse_url, tmp_path_factory
 ) -> None:
@@ -269,6 +297,7 @@ def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refres
     (held), and after three incremental runs every model holds what a full refresh over the same raw
     data builds, lineage aside. Runs last in this module: it changes the warehouse."""
     customer, product = _break_a_customer_and_a_product(warehouse_url, tmp_path_factory.mktemp("late"))
+    left, joined = _move_an_order(warehouse_url, tmp_path_factory.mktemp("moved"), avoid=customer)
     # write-audit-publish: the build schema holds what was published two runs ago (the first build),
     # so this third build catches up the second and third runs' batches at once
     dbt(warehouse_url, "build", target=tmp_path_factory.mktemp("dbt-third"))
@@ -283,6 +312,21 @@ def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refres
             [customer, product],
         ).fetchall()
     assert set(states) <= {("held", False), ("quarantined", False)} and ("held", False) in states
+
+    with psycopg.connect(warehouse_url) as conn:
+        counts = dict(
+            conn.execute(
+                "select customer_id, order_count from marts.dim_customers where customer_id in (%s, %s)",
+                [left, joined],
+            ).fetchall()
+        )
+        versions = conn.execute(
+            "select count(*), count(*) filter (where is_current) from marts.dim_customers_history"
+            " where customer_id = %s",
+            [customer],
+        ).fetchone()
+    assert counts[left] == 0 and counts[joined] >= 2, counts  # the moved order left its former customer
+    assert versions[0] >= 1 and versions[1] == 0, versions  # the broken customer's version was closed
 
     incremental = _fingerprints(warehouse_url)
     dbt(warehouse_url, "run", "--full-refresh", target=tmp_path_factory.mktemp("dbt-full"))

@@ -20,6 +20,8 @@ FANOUT_EXCEPTIONS = {
     "stg_shop__order_items": "items feed pricing, the items fact and the quarantine report",
     "stg_shop__customers": "pricing (held orders), dims, snapshot, quarantine report",
     "fct_orders": "the revenue report, customer aggregates and metrics all read the orders fact",
+    "int_orders_priced": "the facts, the quarantine report, and the per-customer models that recompute "
+    "the customers of changed orders",
 }
 
 

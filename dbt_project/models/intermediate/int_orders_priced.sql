@@ -8,11 +8,19 @@
   that brings the missing customer or product releases it), and the orders whose customer or product
   a new batch made valid or invalid: a run gives what a full refresh gives (tests/dbt/test_correctness.py). `input_batch_id` is the newest batch
   among the order, its items, its customer and its products: the facts pick up what changed from it.
+  `former_customer_ids` keeps the customers an earlier version of the order named (lineage: empty on a
+  full build), so the per-customer models recompute the customer an order left, not only the one it joined.
 -#}
 {{ config(unique_key='order_id') }}
 
 {% if is_incremental() %}
 {%- set seen = watermark('input_batch_id') %}
+{#- a table from before former_customer_ids existed gains the column (on_schema_change) on this run -#}
+{%- set kept = 'earlier.former_customer_ids' if has_column(this, 'former_customer_ids') else 'null::jsonb' %}
+{%- set former_customer_ids -%}
+case when earlier.customer_id <> coalesce(orders.customer_id, '')
+            then coalesce({{ kept }}, '[]'::jsonb) || to_jsonb(earlier.customer_id) else {{ kept }} end
+{%- endset %}
 with changed as (
     -- joined, not `in (...) or in (...)`: with ORs of subqueries the planner may rescan per row
     select order_id from {{ ref('stg_shop__orders') }}
@@ -49,6 +57,7 @@ order_items as (
     inner join changed on stg.order_id = changed.order_id
 ),
 {% else %}
+{%- set former_customer_ids = 'null::jsonb' %}
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
@@ -118,10 +127,14 @@ priced as (
         orders.updated_at,
         orders.loaded_at,
         -- lineage
-        greatest(orders.batch_id, items_per_order.items_batch_id, customers.batch_id) as input_batch_id
+        greatest(orders.batch_id, items_per_order.items_batch_id, customers.batch_id) as input_batch_id,
+        {{ former_customer_ids }}                                         as former_customer_ids
     from orders
     left join items_per_order on orders.order_id = items_per_order.order_id
     left join customers on orders.customer_id = customers.customer_id
+    {%- if is_incremental() %}
+    left join {{ this }} as earlier on orders.order_id = earlier.order_id
+    {%- endif %}
 )
 
 select * from priced
