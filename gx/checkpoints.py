@@ -12,7 +12,8 @@ the schema it audits.
 
 `run_checkpoint` rebuilds from code, on every run, everything GX keeps in its stores (suite,
 validation definition, checkpoint; `add_or_update`, so reruns are idempotent), runs the checkpoint,
-updates the data docs site (gx/uncommitted/data_docs/local_site) and returns one
+keeps the newest `GX_KEEP_RUNS` runs of it in the validation results store (gx/history.py), updates
+the data docs site (gx/uncommitted/data_docs/local_site) once, and returns one
 `ExpectationOutcome` per expectation. All of it lands in gx/uncommitted/ (git-ignored); the committed
 gx/great_expectations.yml declares the `warehouse` datasource and its table assets and is never
 rewritten (adding an asset from code would make GX rewrite it with random ids).
@@ -42,11 +43,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import great_expectations
 from great_expectations import Checkpoint, RunIdentifier, ValidationDefinition
-from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.checkpoint import CheckpointResult
 from great_expectations.data_context import FileDataContext
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
 
 from gx.docs import localize_site
 from gx.expectations import DEFAULT_FRESHNESS_HOURS
+from gx.history import prune_results, remove_empty_folders, runs_kept
 from gx.results import ExpectationOutcome, libpq_url, outcomes_from_validation
 from gx.scope import staged_through
 from gx.suites import MART_SUITES, RAW_SUITES, RELATIONS, build_suite
@@ -138,11 +144,10 @@ def ensure_checkpoint(
                 )
             )
         )
+    # no UpdateDataDocsAction: it builds the docs index once per suite, each build reading every stored
+    # result; run_checkpoint builds the docs once, after pruning (_update_docs)
     checkpoint = Checkpoint(
-        name=name,
-        validation_definitions=validation_definitions,
-        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
-        result_format=RESULT_FORMAT,
+        name=name, validation_definitions=validation_definitions, actions=[], result_format=RESULT_FORMAT
     )
     return context.checkpoints.add_or_update(checkpoint)
 
@@ -159,21 +164,45 @@ def _exclusive() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def build_site(connection_url: str) -> Path:
-    """Build the data docs site (the suites, and whatever validations were stored) without validating;
-    `make up` shows it before the first checkpoint runs. Returns the site's folder."""
-    site = CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE
+def _site() -> Path:
+    return CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE
+
+
+def _update_docs(
+    context: FileDataContext, result: CheckpointResult, removed: list[ValidationResultIdentifier]
+) -> None:
+    """Render the run's result and suite pages, then the index once, over the results kept; the index
+    build deletes the pages of results the store no longer holds (GX's `skip_and_clean_missing`)."""
+    docs_from = time.time() - 1  # a second of slack for coarse file times
+    suites = {validation.suite_name for validation in result.run_results.values()}
+    built = [*result.run_results, *(ExpectationSuiteIdentifier(name=suite) for suite in sorted(suites))]
+    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=built)
+    remove_empty_folders(_site() / "validations", removed)
+    localize_site(_site(), since=docs_from)
+
+
+def build_site(connection_url: str, *, keep: int | None = None) -> Path:
+    """Build the data docs site (the suites, and the validations kept: `keep` runs of each checkpoint,
+    by default `GX_KEEP_RUNS`) without validating; `make up` shows it before the first checkpoint runs.
+    Returns the site's folder."""
+    keep = runs_kept() if keep is None else keep
     with _exclusive():
         context = get_context(connection_url)
         for name in CHECKPOINTS:
             ensure_checkpoint(context, name)
+        removed = prune_results(context, keep)
         context.build_data_docs(site_names=[DOCS_SITE])
-        localize_site(site)
-    return site
+        remove_empty_folders(_site() / "validations", removed)
+        localize_site(_site())
+    return _site()
 
 
 def run_checkpoint(
-    name: str, connection_url: str, *, freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+    name: str,
+    connection_url: str,
+    *,
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS,
+    keep: int | None = None,
 ) -> list[ExpectationOutcome]:
     """Run checkpoint `name` against the warehouse at `connection_url`; one outcome per expectation.
 
@@ -181,11 +210,13 @@ def run_checkpoint(
     (deciding what blocks is the caller's job, see gx/gate.py); an expectation that raised comes
     back with `errored=True`. Unknown checkpoint names raise KeyError. GX reports a connection lost
     or refused as errored expectations whose details say so (`gx.results.is_connection_lost`); what
-    raises otherwise (e.g. while the context reads its stores) propagates.
+    raises otherwise (e.g. while the context reads its stores) propagates. The store keeps the newest
+    `keep` runs of each checkpoint (default: `GX_KEEP_RUNS`, gx/history.py).
     """
     if name not in CHECKPOINTS:
         raise KeyError(f"unknown checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}")
     started = time.perf_counter()
+    keep = runs_kept() if keep is None else keep
     search_path = SEARCH_PATH.get(name)
     scope = staged_through(libpq_url(connection_url)) if name in PENDING_ONLY else None
     with _exclusive():
@@ -195,9 +226,8 @@ def run_checkpoint(
             vd.suite.name: [expectation.id for expectation in vd.suite.expectations]
             for vd in checkpoint.validation_definitions
         }
-        docs_from = time.time() - 1  # a second of slack for coarse file times
         result = checkpoint.run(run_id=RunIdentifier(run_name=name))
-        localize_site(CONTEXT_DIR / "uncommitted" / "data_docs" / DOCS_SITE, since=docs_from)
+        _update_docs(context, result, prune_results(context, keep))
     outcomes: list[ExpectationOutcome] = []
     for validation in result.run_results.values():
         suite = validation.suite_name
