@@ -1,12 +1,15 @@
-"""Airflow DAG `data_quality`: the deep check, the GX suites over all of raw and the published marts, weekly.
+"""Airflow DAG `data_quality`: the deep check, the GX suites over all of raw and the published marts, and
+dbt's staging and intermediate tests over every row, weekly.
 
 The daily gates in elt_ecommerce read what the day brings (`raw_landed`: the batches the next dbt build
-reads) and the build under audit; this DAG checks everything: every raw batch ever landed (`raw_history`)
-and the published marts (`marts_published`), on its own schedule (weekly) and by hand (Trigger; param
-`freshness_hours` for replays of old data), never in a day's path. It stops nothing: it records one row
-per expectation per run in monitoring.gx_results and fails its task when a blocking expectation fails, for
-the monitoring DAG and the Airflow UI to show. Each check is its own task, so its own process (GX contexts
-are not thread-safe). Wiring only: the work is in gx/.
+reads) and the build under audit; this DAG checks everything: every raw batch ever landed (`raw_history`),
+dbt's tests of staging and intermediate over every row (`test_all_rows`; a day's build tests the rows it
+changed), and the published marts (`marts_published`), on its own schedule (weekly) and by hand (Trigger;
+param `freshness_hours` for replays of old data), never in a day's path. It stops nothing: it records one
+row per expectation (monitoring.gx_results) or dbt test (monitoring.dbt_results) per run and fails a task
+when a blocking expectation or a test fails, for the monitoring DAG and the Airflow UI to show. Each check
+is its own task, so its own process (GX contexts are not thread-safe). Wiring only: the work is in gx/ and
+monitoring/model_tests.py.
 """
 
 from __future__ import annotations
@@ -26,6 +29,20 @@ def check_raw(run_id: str | None = None, params: dict | None = None) -> dict:
 
 
 @task
+def test_models() -> str:
+    """dbt's tests of staging and intermediate over every row (monitoring/model_tests.py)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from monitoring.model_tests import test_every_row
+    from orchestration.connections import warehouse_url
+
+    run = test_every_row(warehouse_url())
+    if not run.passed:
+        raise AirflowFailException(f"dbt tests over every row failed:\n{run.summary}")
+    return run.summary
+
+
+@task
 def check_marts(run_id: str | None = None, params: dict | None = None) -> dict:
     """GX checkpoint `marts_published` on the published marts (what consumers read)."""
     return run_gate("marts_published", run_id, freshness_hours=float(params["freshness_hours"]))
@@ -33,7 +50,7 @@ def check_marts(run_id: str | None = None, params: dict | None = None) -> dict:
 
 with DAG(
     dag_id="data_quality",
-    description="The deep check: GX suites over all of raw and the published marts, weekly and on demand",
+    description="The deep check: all of raw, every row's dbt tests, the published marts; weekly, on demand",
     schedule=SCHEDULE,
     start_date=START_DATE,
     catchup=False,
@@ -48,4 +65,5 @@ with DAG(
     },
 ):
     check_raw()
+    test_models()
     check_marts()

@@ -104,7 +104,7 @@ def test_data_quality_is_the_weekly_deep_check_off_the_days_path(dagbag) -> None
     quality = dagbag.dags["data_quality"]
     assert quality.timetable.expression == "0 3 * * 0"
     assert not getattr(quality.timetable, "asset_condition", None)
-    assert {t.task_id for t in quality.tasks} == {"check_raw", "check_marts"}
+    assert {t.task_id for t in quality.tasks} == {"check_raw", "test_models", "check_marts"}
     assert "raw_history" in quality.get_task("check_raw").python_callable.__doc__
 
 

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from extract.contract import FIELDS
 from extract.load import load_folder
+from monitoring.model_tests import test_every_row
 from publish.swap import publish_marts
 from simshop.generator import GeneratorConfig
 from simshop.truth import RULE_OF_FAULT  # generator fault kind -> the quarantine rule that must catch it
@@ -281,6 +282,7 @@ def test_the_incremental_builds_tests_read_what_it_changed_and_all_rows_on_deman
         every_row = dbt(
             warehouse_url, "test", *select, "--vars", "{test_all_rows: true}", target=target, check=False
         )
+        deep = test_every_row(warehouse_url)  # the weekly deep check's dbt task (dags/data_quality.py)
     finally:
         with psycopg.connect(warehouse_url) as conn:
             conn.execute(plant, [status, old_order])
@@ -288,6 +290,8 @@ def test_the_incremental_builds_tests_read_what_it_changed_and_all_rows_on_deman
     assert tests and set(tests) <= {"pass", "warn"}
     failed = [r["unique_id"] for r in every_row if r["status"] == "fail"]
     assert len(failed) == 1 and "accepted_values_stg_shop__orders_status" in failed[0]
+    assert not deep.passed and "accepted_values_stg_shop__orders_status" in deep.summary, deep.summary
+    assert "ERROR=1 " in deep.summary and "PASS=0 " not in deep.summary, deep.summary
 
 
 def test_invalidated_inputs_hold_their_orders_and_increments_equal_a_full_refresh(
