@@ -177,6 +177,8 @@ class Environment:
             "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "GX_ANALYTICS_ENABLED": "False",
+            # how many runs of each checkpoint GX's results and data docs keep (gx/history.py)
+            **({"GX_KEEP_RUNS": self.settings["GX_KEEP_RUNS"]} if self.settings.get("GX_KEEP_RUNS") else {}),
         }
 
     def apply(self) -> None:

@@ -114,7 +114,13 @@ def ensure_env_file(path: Path = ENV_FILE) -> dict[str, str]:
 
 
 # Keys that may be set in the process environment as well as in `.env` (none is generated).
-OPTIONAL = ("EXTERNAL_POSTGRES_URL", "INBOX", "INBOX_SETTLE_SECONDS", "AIRFLOW_CONN_SHOP_INBOX")
+OPTIONAL = (
+    "EXTERNAL_POSTGRES_URL",
+    "INBOX",
+    "INBOX_SETTLE_SECONDS",
+    "AIRFLOW_CONN_SHOP_INBOX",
+    "GX_KEEP_RUNS",
+)
 
 
 @dataclass(frozen=True)
