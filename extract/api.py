@@ -41,7 +41,7 @@ import httpx
 import psycopg
 from httpx import Response
 
-from extract import watermark
+from extract import ddl, watermark
 from extract.contract import ENTITY_ORDER, FIELDS
 from extract.load import load_records
 from extract.records import Number, dump
@@ -283,6 +283,8 @@ def extract_entity(
         with conn.transaction():
             watermark.save(conn, run.complete(), None, completed=True)
     result = run.result(state, fetcher.retries)
+    if result.loaded:
+        ddl.refresh_statistics(conninfo, entity)
     log.info("%s", result)
     return result
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from extract.contract import ENTITY_ORDER, FIELDS
 from extract.inbox import SETTLE_SECONDS, Scan, collect, record_ignored, scan
-from extract.load import BatchResult
+from extract.load import BatchResult, analyze_loaded
 
 ENV_PREFIXES = ("WAREHOUSE_LOADER", "WAREHOUSE")  # the loader's role first: it alone writes raw.*
 
@@ -75,6 +75,7 @@ def land(
             bar.set_postfix(
                 rows=sum(r.rows_loaded for r in results), rejected=sum(r.rows_rejected for r in results)
             )
+    analyze_loaded(conninfo, results)
     return found, results
 
 

@@ -428,7 +428,16 @@ def source_files(folder: Path) -> list[Path]:
 def load_folder(conninfo: str, entity: str, folder: Path) -> list[BatchResult]:
     """Load every file of one entity's folder (e.g. `<landing>/orders/2026-11-20/`); a rejected file does
     not stop the others."""
-    return [load_file(conninfo, entity, path) for path in source_files(folder)]
+    results = [load_file(conninfo, entity, path) for path in source_files(folder)]
+    analyze_loaded(conninfo, results)
+    return results
+
+
+def analyze_loaded(conninfo: str, results: Iterable[BatchResult]) -> None:
+    """Refresh the statistics of each raw table these results landed rows in (ddl.refresh_statistics):
+    once per entity at the end of a run's loading, not per file."""
+    for entity in sorted({r.entity for r in results if r.rows_loaded}):
+        ddl.refresh_statistics(conninfo, entity)
 
 
 def records_hash(entity: str, records: list[Mapping[str, Any]]) -> str:

@@ -40,6 +40,7 @@ def load_entity(entity: str, found: dict, run_id: str) -> dict:
     from dataclasses import asdict
 
     from extract.inbox import Scan, collect
+    from extract.load import analyze_loaded
 
     if found["source"] == "api":
         from extract.api import extract_entity
@@ -59,6 +60,7 @@ def load_entity(entity: str, found: dict, run_id: str) -> dict:
 
     files = Scan.from_dict(found).for_entity(entity)
     results = collect(warehouse_url(LOADER_CONN_ID), inbox(), files, run_id)
+    analyze_loaded(warehouse_url(LOADER_CONN_ID), results)
     for result in results:
         if result.status in ("rejected", "changed"):
             log.warning("file %s: %s", result.status, result.error)

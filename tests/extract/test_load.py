@@ -51,6 +51,29 @@ def test_load_twice_is_idempotent(clean_raw: str, tmp_path: Path) -> None:
     assert lineage == (1, n, 1)  # positions are record ordinals after the header
 
 
+def _analyzed(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "select analyze_count from pg_stat_user_tables where relid = to_regclass(%s)", [table]
+        ).fetchone()
+    return found[0] if found else 0
+
+
+def test_a_load_refreshes_the_statistics_of_the_tables_it_landed_rows_in(
+    clean_raw: str, tmp_path: Path
+) -> None:
+    """The next run reads "batches after N", beyond the old histogram: ANALYZE after each load, once per
+    entity (not per file), and not when nothing landed."""
+    for day in (date(2026, 11, 20), date(2026, 11, 21)):
+        write_day(tmp_path, day)
+    load_folder(clean_raw, "orders", tmp_path / "orders" / "2026-11-20")
+    before = _analyzed(clean_raw, "raw.orders")
+    load_folder(clean_raw, "orders", tmp_path / "orders" / "2026-11-21")
+    assert _analyzed(clean_raw, "raw.orders") == before + 1
+    load_folder(clean_raw, "orders", tmp_path / "orders" / "2026-11-21")  # skipped: nothing new
+    assert _analyzed(clean_raw, "raw.orders") == before + 1
+
+
 def test_header_matched_case_insensitively_extras_kept(clean_raw: str, tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     header = "\ufeff Customer_ID ,EMAIL,first_name,last_name,country,city,created_at,updated_at,loyalty_tier"
