@@ -69,13 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def generate(args: argparse.Namespace, landing: Path) -> list[str]:
-    """The generated shop (`--orders` over `--days`, `--fault-rate` dirty) written to `landing`; its days."""
+def generate(args: argparse.Namespace, landing: Path, *, progress: bool = False) -> list[str]:
+    """The generated shop (`--orders` over `--days`, `--fault-rate` dirty) written to `landing`; its days.
+    `progress`: the writer's progress bar on stderr."""
     config = GeneratorConfig(
         seed=2026, start=date(2026, 1, 5), days=args.days,
         orders_per_day=args.orders // args.days, fault_rate=args.fault_rate,
     )  # fmt: skip
-    write_landing(config, landing, progress=False)
+    write_landing(config, landing, progress=progress)
     return [day["date"] for day in json.loads((landing / "_manifest.json").read_text())["days"]]
 
 

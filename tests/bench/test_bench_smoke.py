@@ -118,6 +118,37 @@ def test_quality_bench(warehouse, tmp_path, capsys):
         assert re.search(rf"^  {gate} +[\d.]+ s ÷ +[\d.]+ s = [\d.]+$", out, re.MULTILINE), out[-2000:]
 
 
+def test_scale_bench(warehouse, tmp_path, capsys):
+    bench = _bench("scale_bench")
+    bench.run(bench.parse_args(["--orders", "400", "--days", "3"]), warehouse, tmp_path)
+    _figures(
+        capsys.readouterr().out,
+        "generate 400 orders, 3 days",
+        "load 1 days",
+        "raw_landed (everything pending)",
+        "dbt seed",
+        "dbt build (models, snapshot; full)",
+        "dbt test",
+        "marts_publish",
+        "publish (schema swap)",
+        "the day before (warm-up): load",
+        "the day before: dbt build",
+        "the day before: publish",
+        "the day: load",
+        "the day: raw_landed",
+        "the day: dbt build (incremental)",
+        "the day: dbt test",
+        "the day: marts_publish",
+        "the day: publish",
+        "landing to published marts (no generate)",
+        "the day, load to publish",
+        "rows landed: raw.customers",
+        "published marts: fct_orders",
+        "peak RSS over the run (getrusage):",
+        "database size:",
+    )
+
+
 def test_login_bench(platform, airflow_db, tmp_path, capsys, monkeypatch):
     from stack.airflow_logins import LOGINS
 
