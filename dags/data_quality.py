@@ -33,10 +33,10 @@ def test_models() -> str:
     """dbt's tests of staging and intermediate over every row (monitoring/model_tests.py)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from monitoring.model_tests import test_every_row
+    from monitoring.model_tests import run_every_row
     from orchestration.connections import warehouse_url
 
-    run = test_every_row(warehouse_url())
+    run = run_every_row(warehouse_url())
     if not run.passed:
         raise AirflowFailException(f"dbt tests over every row failed:\n{run.summary}")
     return run.summary

@@ -21,12 +21,12 @@ SELECTED = ("path:models/staging", "path:models/intermediate")
 
 
 @dataclass(frozen=True)
-class TestRun:
+class ModelTestRun:
     passed: bool
     summary: str  # dbt's closing lines: counts, and each failing test with its failing rows
 
 
-def test_every_row(url: str) -> TestRun:
+def run_every_row(url: str) -> ModelTestRun:
     """Run the staging and intermediate tests over every row of the warehouse at `url`."""
     with tempfile.TemporaryDirectory(prefix="dbt-deep-tests-") as tmp:
         cmd = [
@@ -40,4 +40,4 @@ def test_every_row(url: str) -> TestRun:
     lines = done.stdout.splitlines()
     start = next((i for i, line in enumerate(lines) if "Finished running" in line), max(len(lines) - 40, 0))
     summary = "\n".join(lines[start:])[-6000:] or done.stderr[-3000:]
-    return TestRun(passed=done.returncode == 0, summary=summary)
+    return ModelTestRun(passed=done.returncode == 0, summary=summary)

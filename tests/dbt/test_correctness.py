@@ -23,7 +23,7 @@ from psycopg import sql
 
 from extract.contract import FIELDS
 from extract.load import load_folder
-from monitoring.model_tests import test_every_row
+from monitoring.model_tests import run_every_row
 from publish.swap import publish_marts
 from simshop.generator import GeneratorConfig
 from simshop.truth import RULE_OF_FAULT  # generator fault kind -> the quarantine rule that must catch it
@@ -282,7 +282,7 @@ def test_the_incremental_builds_tests_read_what_it_changed_and_all_rows_on_deman
         every_row = dbt(
             warehouse_url, "test", *select, "--vars", "{test_all_rows: true}", target=target, check=False
         )
-        deep = test_every_row(warehouse_url)  # the weekly deep check's dbt task (dags/data_quality.py)
+        deep = run_every_row(warehouse_url)  # the weekly deep check's dbt task (dags/data_quality.py)
     finally:
         with psycopg.connect(warehouse_url) as conn:
             conn.execute(plant, [status, old_order])
