@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -32,12 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.throwaway import throwaway_warehouse  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
 from monitoring.freshness import profile_env as dbt_env  # noqa: E402
 from simshop.generator import GeneratorConfig  # noqa: E402
 from simshop.writers import write_landing  # noqa: E402
-from stack.environment import Environment  # noqa: E402
-from stack.settings import Settings  # noqa: E402
 from tests.warehouse import DBT_PROJECT  # noqa: E402
 
 # models, the snapshot and seeds: what a run writes (tests are timed on their own)
@@ -116,22 +111,8 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`run` on a throwaway Postgres of its own (fresh credentials) and a temporary folder."""
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="shop-incr-bench-"))
-    work.chmod(0o755)
-    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    try:
-        env.start_postgres()
-        bins = env.cluster.binaries() if env.cluster else None
-        print(f"postgres: {bins.version if bins else 'external'}")
-        run(args, env.warehouse_url, work)
-    finally:
-        if args.keep:
-            print(f"\nkept: {work}, warehouse {env.warehouse_url}")
-            print(f"stop with: pg_ctl -D {work}/state/postgres/data stop")
-        else:
-            env.stop_postgres()
-            shutil.rmtree(work, ignore_errors=True)
+    with throwaway_warehouse("shop-incr-bench-", keep=args.keep) as (url, work):
+        run(args, url, work)
     return 0
 
 

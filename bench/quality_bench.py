@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,9 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.incremental_bench import NO_TESTS, dbt, generate  # noqa: E402
+from bench.throwaway import throwaway_warehouse  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
-from stack.environment import Environment  # noqa: E402
-from stack.settings import Settings  # noqa: E402
 
 CHECKPOINTS = ("raw_landed", "raw_history", "marts_publish")
 BEFORE_BUILD = ("raw_landed", "raw_history")  # the raw gates run before the day's build, as in the DAG
@@ -168,18 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         child(*args.child)
         return 0
 
-    work = Path(tempfile.mkdtemp(prefix="shop-quality-bench-"))
-    work.chmod(0o755)
-    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    try:
-        env.start_postgres()
-        bins = env.cluster.binaries() if env.cluster else None
-        print(f"postgres: {bins.version if bins else 'external'}")
-        run(args, env.warehouse_url, work)
-    finally:
-        env.stop_postgres()
-        shutil.rmtree(work, ignore_errors=True)
+    with throwaway_warehouse("shop-quality-bench-") as (url, work):
+        run(args, url, work)
     return 0
 
 

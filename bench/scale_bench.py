@@ -20,12 +20,8 @@ database's size. Never fails on a time.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -43,12 +39,11 @@ from psycopg import sql  # noqa: E402
 
 from bench.incremental_bench import NO_TESTS, dbt, generate  # noqa: E402
 from bench.quality_bench import measure  # noqa: E402
+from bench.throwaway import throwaway_warehouse  # noqa: E402
 from extract.contract import ENTITY_ORDER  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
 from publish import PUBLISHED_SCHEMA  # noqa: E402
 from publish.swap import publish_marts  # noqa: E402
-from stack.environment import Environment  # noqa: E402
-from stack.settings import Settings  # noqa: E402
 
 MB = 1024 * 1024
 MARTS = ("fct_orders", "fct_order_items", "fct_sessions", "dim_customers")
@@ -191,18 +186,8 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`run` on a throwaway Postgres of its own (fresh credentials) and a temporary folder."""
     args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="shop-scale-bench-"))
-    work.chmod(0o755)
-    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    try:
-        env.start_postgres()
-        bins = env.cluster.binaries() if env.cluster else None
-        print(f"postgres: {bins.version if bins else 'external'}", flush=True)
-        run(args, env.warehouse_url, work)
-    finally:
-        env.stop_postgres()
-        shutil.rmtree(work, ignore_errors=True)
+    with throwaway_warehouse("shop-scale-bench-") as (url, work):
+        run(args, url, work)
     return 0
 
 

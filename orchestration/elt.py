@@ -59,8 +59,9 @@ def load_entity(entity: str, found: dict, run_id: str) -> dict:
         }
 
     files = Scan.from_dict(found).for_entity(entity)
-    results = collect(warehouse_url(LOADER_CONN_ID), inbox(), files, run_id)
-    analyze_loaded(warehouse_url(LOADER_CONN_ID), results)
+    loader = warehouse_url(LOADER_CONN_ID)
+    results = collect(loader, inbox(), files, run_id)
+    analyze_loaded(loader, results)
     for result in results:
         if result.status in ("rejected", "changed"):
             log.warning("file %s: %s", result.status, result.error)

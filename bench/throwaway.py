@@ -1,0 +1,40 @@
+"""A throwaway warehouse for a benchmark: its own Postgres (fresh credentials) in a temporary folder.
+
+The benches' `main` runs their `run` in it; the smoke tests (tests/bench) call `run` on the test session's
+Postgres instead.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from stack.environment import Environment
+from stack.settings import Settings
+
+
+@contextmanager
+def throwaway_warehouse(prefix: str, *, keep: bool = False) -> Iterator[tuple[str, Path]]:
+    """(the warehouse's URL, a work folder) on a Postgres started for the block, after printing the
+    machine and the Postgres version; stopped and removed afterwards, unless `keep` (to look at plans)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    work.chmod(0o755)
+    env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    try:
+        env.start_postgres()
+        bins = env.cluster.binaries() if env.cluster else None
+        print(f"postgres: {bins.version if bins else 'external'}", flush=True)
+        yield env.warehouse_url, work
+    finally:
+        if keep:
+            print(f"\nkept: {work}, warehouse {env.warehouse_url}")
+            print(f"stop with: pg_ctl -D {work}/state/postgres/data stop")
+        else:
+            env.stop_postgres()
+            shutil.rmtree(work, ignore_errors=True)
