@@ -1,6 +1,7 @@
 """Scale benchmark: from landing files to published marts at 1M or 10M orders, then one more day.
 
     .venv/bin/python bench/scale_bench.py [--orders 1000000] [--days 100] [--fault-rate 0.01]
+        [--keep] [--log-slow MS]
     .venv/bin/python bench/scale_bench.py --orders 10000000  # ~2 h, ~65 GB in $TMPDIR; never in make test
 
 Generates `--orders` orders over `--days` days (dirty at `--fault-rate`; a progress bar on stderr), starts
@@ -140,6 +141,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--fault-rate", type=float, default=0.01)
+    parser.add_argument("--keep", action="store_true", help="leave Postgres running and the data in place")
+    parser.add_argument(
+        "--log-slow", type=int, metavar="MS", help="Postgres logs every statement slower than MS milliseconds"
+    )
     return parser.parse_args(argv)
 
 
@@ -186,7 +191,7 @@ def run(args: argparse.Namespace, url: str, work: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`run` on a throwaway Postgres of its own (fresh credentials) and a temporary folder."""
     args = parse_args(argv)
-    with throwaway_warehouse("shop-scale-bench-") as (url, work):
+    with throwaway_warehouse("shop-scale-bench-", keep=args.keep, log_slow_ms=args.log_slow) as (url, work):
         run(args, url, work)
     return 0
 

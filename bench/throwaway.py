@@ -14,14 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+
 from stack.environment import Environment
 from stack.settings import Settings
 
 
 @contextmanager
-def throwaway_warehouse(prefix: str, *, keep: bool = False) -> Iterator[tuple[str, Path]]:
+def throwaway_warehouse(
+    prefix: str, *, keep: bool = False, log_slow_ms: int | None = None
+) -> Iterator[tuple[str, Path]]:
     """(the warehouse's URL, a work folder) on a Postgres started for the block, after printing the
-    machine and the Postgres version; stopped and removed afterwards, unless `keep` (to look at plans)."""
+    machine and the Postgres version; stopped and removed afterwards, unless `keep` (to look at plans).
+    `log_slow_ms`: Postgres logs every statement that runs longer (`log_min_duration_statement`)."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     work.chmod(0o755)
     env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
@@ -30,6 +35,8 @@ def throwaway_warehouse(prefix: str, *, keep: bool = False) -> Iterator[tuple[st
         env.start_postgres()
         bins = env.cluster.binaries() if env.cluster else None
         print(f"postgres: {bins.version if bins else 'external'}", flush=True)
+        if log_slow_ms is not None:
+            _log_slow(env, log_slow_ms)
         yield env.warehouse_url, work
     finally:
         if keep:
@@ -38,3 +45,12 @@ def throwaway_warehouse(prefix: str, *, keep: bool = False) -> Iterator[tuple[st
         else:
             env.stop_postgres()
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _log_slow(env: Environment, ms: int) -> None:
+    """Log statements over `ms` milliseconds to the cluster's log, from now on."""
+    with psycopg.connect(env.admin_url, autocommit=True) as conn:
+        conn.execute(f"alter system set log_min_duration_statement = {int(ms)}")  # a number, no input
+        conn.execute("select pg_reload_conf()")
+    where = env.cluster.logfile if env.cluster else "the server's log"
+    print(f"statements over {int(ms)} ms are logged to {where}", flush=True)
