@@ -4,8 +4,10 @@
   after the load and before dbt: the day's gate, whose cost follows the day's rows;
 - `raw_history`: the raw suites on every batch ever landed (the deep check: the data_quality DAG,
   weekly and on demand);
-- `marts_publish`: the mart suites on the unpublished build (`marts_build`), before publishing;
-- `marts_published`: the same suites on the published `marts` (the data_quality DAG's view).
+- `marts_publish`: the mart suites on the unpublished build (`marts_build`), before publishing, over
+  the rows the build wrote that no audit has passed (gx/scope.py): the day's audit;
+- `marts_published`: the same suites on every row of the published `marts` (the data_quality DAG's
+  deep check).
 
 The mart suites name their tables unqualified; the checkpoint's connection sets `search_path` to
 the schema it audits.
@@ -50,13 +52,13 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
+from gx import suites_marts, suites_raw
 from gx.docs import localize_site
 from gx.expectations import DEFAULT_FRESHNESS_HOURS
 from gx.history import prune_results, remove_empty_folders, runs_kept
 from gx.results import ExpectationOutcome, libpq_url, outcomes_from_validation
-from gx.scope import staged_through
+from gx.scope import staged_through, unaudited_since
 from gx.suites import MART_SUITES, RAW_SUITES, RELATIONS, build_suite
-from gx.suites_raw import Scope
 from publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,9 @@ CHECKPOINTS: dict[str, tuple[str, ...]] = {
     "marts_publish": MART_SUITES,
     "marts_published": MART_SUITES,
 }
-# checkpoints that validate the pending raw batches only (gx/scope.py)
+# checkpoints that validate the pending raw batches only, and the unaudited mart rows only (gx/scope.py)
 PENDING_ONLY = frozenset({"raw_landed"})
+UNAUDITED_ONLY = frozenset({"marts_publish"})
 # checkpoint -> the schema its unqualified (mart) relations resolve to
 SEARCH_PATH: dict[str, str] = {"marts_publish": BUILD_SCHEMA, "marts_published": PUBLISHED_SCHEMA}
 
@@ -128,10 +131,10 @@ def ensure_checkpoint(
     context: FileDataContext,
     name: str,
     freshness_hours: float = DEFAULT_FRESHNESS_HOURS,
-    scope: Scope | None = None,
+    scope: suites_raw.Scope | suites_marts.Scope | None = None,
 ) -> Checkpoint:
-    """Add or update the checkpoint `name`, its validation definitions and suites (raw suites narrowed
-    to `scope` when given)."""
+    """Add or update the checkpoint `name`, its validation definitions and suites (narrowed to `scope`
+    when given: gx/scope.py)."""
     validation_definitions = []
     for suite_name in CHECKPOINTS[name]:
         suite = context.suites.add_or_update(
@@ -197,6 +200,15 @@ def build_site(connection_url: str, *, keep: int | None = None) -> Path:
     return _site()
 
 
+def _scope(name: str, conninfo: str) -> suites_raw.Scope | suites_marts.Scope | None:
+    """What checkpoint `name` narrows its suites to (gx/scope.py); None: every row."""
+    if name in PENDING_ONLY:
+        return staged_through(conninfo)
+    if name in UNAUDITED_ONLY:
+        return unaudited_since(conninfo, suites_marts.WATERMARKS, BUILD_SCHEMA, PUBLISHED_SCHEMA)
+    return None
+
+
 def run_checkpoint(
     name: str,
     connection_url: str,
@@ -218,7 +230,7 @@ def run_checkpoint(
     started = time.perf_counter()
     keep = runs_kept() if keep is None else keep
     search_path = SEARCH_PATH.get(name)
-    scope = staged_through(libpq_url(connection_url)) if name in PENDING_ONLY else None
+    scope = _scope(name, libpq_url(connection_url))
     with _exclusive():
         context = get_context(connection_url, search_path)
         checkpoint = ensure_checkpoint(context, name, freshness_hours=freshness_hours, scope=scope)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import great_expectations.expectations as gxe
-from great_expectations.expectations.row_conditions import Condition
+from great_expectations.expectations.row_conditions import Column, Condition
 
 from gx.query_check import ExpectQueryToReturnNoRows
 
@@ -44,6 +44,29 @@ def tags(severity: Severity, dimension: Dimension) -> dict:
     }
 
 
+def changed_rows(after: int | None, column: str) -> str:
+    """The validated rows, in an SQL check without a JOIN (GX aliases `{batch}` there itself): the whole
+    relation, or its rows whose batch `column` is above `after`. Columns are then named unqualified."""
+    if after is None:
+        return "{batch}"
+    # a literal, so the planner sees "a few batches" and reads the index on the column; SQL of names
+    # and a number, no input (ruff S608, bandit B608)
+    return f"(select * from {{batch}} where {column} > {int(after)}) as changed"  # noqa: S608  # nosec B608
+
+
+def changed_joined(after: int | None, alias: str, column: str) -> str:
+    """The validated rows as `alias`, in an SQL check with a JOIN (GX leaves `{batch}` unaliased there)."""
+    if after is None:
+        return f"{{batch}} as {alias}"
+    # as in changed_rows: SQL of names and a number, no input (ruff S608, bandit B608)
+    return f"(select * from {{batch}} as b where b.{column} > {int(after)}) as {alias}"  # noqa: S608  # nosec B608
+
+
+def changed_where(after: int | None, column: str) -> dict[str, Condition]:
+    """The row condition of a column rule (`where=`): the rows above `after` only, or (none) every row."""
+    return {} if after is None else {"where": Column(column) > int(after)}
+
+
 def _rows_of(where: Condition | None) -> dict:
     """GX's `row_condition` (the rows a column rule reads) when there is one."""
     return {} if where is None else {"row_condition": where}
@@ -57,13 +80,15 @@ def not_null(
     )
 
 
-def unique(column: str, severity: Severity = "blocking") -> gxe.Expectation:
-    return gxe.ExpectColumnValuesToBeUnique(column=column, **tags(severity, "consistency"))
+def unique(column: str, severity: Severity = "blocking", where: Condition | None = None) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeUnique(column=column, **_rows_of(where), **tags(severity, "consistency"))
 
 
-def in_set(column: str, values: tuple[str, ...], severity: Severity = "blocking") -> gxe.Expectation:
+def in_set(
+    column: str, values: tuple[str, ...], severity: Severity = "blocking", where: Condition | None = None
+) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToBeInSet(
-        column=column, value_set=list(values), **tags(severity, "consistency")
+        column=column, value_set=list(values), **_rows_of(where), **tags(severity, "consistency")
     )
 
 
@@ -75,9 +100,9 @@ def matches(
     )
 
 
-def positive(column: str, severity: Severity = "blocking") -> gxe.Expectation:
+def positive(column: str, severity: Severity = "blocking", where: Condition | None = None) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToBeBetween(
-        column=column, min_value=0, strict_min=True, **tags(severity, "consistency")
+        column=column, min_value=0, strict_min=True, **_rows_of(where), **tags(severity, "consistency")
     )
 
 

@@ -1,4 +1,5 @@
-"""What a raw gate validates: the day's new batches (`raw_landed`), or every batch (`raw_history`).
+"""What a gate validates: the day's new raw batches (`raw_landed`) or every batch (`raw_history`); the
+rows of the marts a build wrote and no audit has passed (`marts_publish`) or every row (`marts_published`).
 
 Raw tables are append-only and every load batch takes the next id of one identity (raw.load_ledger), and
 each staging model reads "rows of batches after the highest batch it holds" (dbt_project/macros/
@@ -13,6 +14,7 @@ The deep check (`raw_history`, the `data_quality` DAG, weekly and on demand) val
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import psycopg
 from psycopg import sql
@@ -46,4 +48,44 @@ def staged_through(conninfo: str) -> dict[str, int | None]:
             query = sql.SQL("select coalesce(max(batch_id), 0) from {}").format(name)
             found[entity] = int(conn.execute(query).fetchone()[0])
     log.info("raw batches already read by staging: %s", found)
+    return found
+
+
+def unaudited_since(
+    conninfo: str, marts: Mapping[str, str], build: str, published: str
+) -> dict[str, int | None]:
+    """Per incremental mart (`marts`: mart -> its lineage column), the batch above which the build schema
+    holds rows no audit has passed; None: every row (a first build, a full refresh, no record).
+
+    A dbt build writes only rows above the mark it records at its start (monitoring.dbt_test_scope,
+    dbt_project/macros/test_scope.sql), and the published schema holds what the last passing audit saw.
+    The lower of the two covers both: a build that catches up after a publication swapped the schemas
+    (its mark is one publication behind), and the rows of an earlier build whose audit failed (then the
+    published mark is the lower one), which are audited again until a build of them is published."""
+    found: dict[str, int | None] = {}
+    with psycopg.connect(conninfo) as conn:
+        recorded: dict[str, int] = {}
+        if conn.execute("select to_regclass('monitoring.dbt_test_scope') is not null").fetchone()[0]:
+            recorded = dict(
+                conn.execute("select model, after_batch from monitoring.dbt_test_scope").fetchall()
+            )
+        for mart, column in marts.items():
+            marks = [recorded.get(mart)]
+            for schema in (build, published):
+                exists = conn.execute(
+                    "select count(*) from information_schema.columns"
+                    " where table_schema = %s and table_name = %s and column_name = %s",
+                    [schema, mart, column],
+                ).fetchone()[0]
+                marks.append(None if not exists else 0)
+            if None in marks:
+                found[mart] = None
+                continue
+            # the lineage column is indexed (dbt_project.yml): the max is one index probe
+            query = sql.SQL("select coalesce(max({}), 0) from {}").format(
+                sql.Identifier(column), sql.Identifier(published, mart)
+            )
+            mark = min(int(recorded[mart]), int(conn.execute(query).fetchone()[0]))
+            found[mart] = mark or None  # 0: a full refresh, every row
+    log.info("marts rows audited through batch: %s", found)
     return found

@@ -24,12 +24,15 @@ RELATIONS: dict[str, Relation] = {
 
 
 def build_suite(
-    name: str, freshness_hours: float = DEFAULT_FRESHNESS_HOURS, scope: suites_raw.Scope | None = None
+    name: str,
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS,
+    scope: suites_raw.Scope | suites_marts.Scope | None = None,
 ) -> ExpectationSuite:
     """A fresh (unsaved) suite by name; raises KeyError for an unknown suite. `scope` narrows a raw
-    suite to the pending batches (gx/scope.py); without it, a raw suite reads every batch."""
+    suite to the pending batches, a mart's to the rows no audit has passed (gx/scope.py); without it,
+    a suite reads every row."""
     if name not in RELATIONS:
         raise KeyError(name)
     if name in RAW_SUITES:
         return suites_raw.raw_suite(name.removeprefix("raw__"), freshness_hours, scope)
-    return suites_marts.mart_suite(name, freshness_hours)
+    return suites_marts.mart_suite(name, freshness_hours, scope)

@@ -20,8 +20,9 @@ from extract.load import load_folder
 from gx.checkpoints import CONTEXT_DIR, run_checkpoint
 from gx.gate import QualityGateFailed, run_gate
 from gx.results import ExpectationOutcome
-from gx.scope import staged_through
+from gx.scope import staged_through, unaudited_since
 from gx.suites import MART_SUITES, RAW_SUITES
+from gx.suites_marts import WATERMARKS
 from publish.swap import publish_marts
 from simshop.generator import GeneratorConfig
 from simshop.writers import write_landing
@@ -240,3 +241,49 @@ def test_the_committed_context_is_not_rewritten(built: str) -> None:
 def test_unknown_checkpoint() -> None:
     with pytest.raises(KeyError, match="raw_landed"):
         run_checkpoint("nope", "postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_the_marts_audit_reads_what_the_build_wrote_and_the_deep_check_every_row(
+    built: str, tmp_path: Path
+) -> None:
+    """After a publication, a re-sent order makes the next build an incremental one that rewrites that
+    order. The audit reads the rows no audit has passed: a bad value in the rewritten order fails it, one
+    planted in an old order does not; the deep check of the published marts reads every row and fails on
+    one planted there. (Last in the module: it publishes, and leaves the build one day on.)"""
+    publish_marts(built, "gx-tests-publish-2")  # marts_build now holds the first build, one behind
+    with psycopg.connect(built) as conn:
+        rows = conn.execute(
+            f"select distinct on (order_id) {', '.join(FIELDS['orders'])} from raw.orders"  # noqa: S608
+            " where order_id in (select order_id from marts.fct_orders order by order_id limit 2)"
+            " order by order_id, updated_at desc"
+        ).fetchall()
+    resent, old = (dict(zip(FIELDS["orders"], row, strict=True)) for row in rows)
+    resent |= {"status": "delivered", "updated_at": "2026-03-05T10:00:00Z"}
+    _load_orders(built, tmp_path, [resent])
+    dbt(built, "build", target=tmp_path / "dbt-target")
+    marks = unaudited_since(built, WATERMARKS, "marts_build", "marts")
+    assert marks["fct_orders"] is not None and marks["fct_sessions"] is not None
+
+    def total_of(order: dict, schema: str, change: str) -> str:
+        return (
+            f"update {schema}.fct_orders set order_total = order_total {change}"  # noqa: S608
+            f" where order_id = '{order['order_id']}'"
+        )
+
+    total_check = ("fct_orders", "expect_query_to_return_no_rows")
+    _execute(built, total_of(resent, "marts_build", "+ 1"))
+    try:
+        changed_row = _failed(run_checkpoint("marts_publish", built))
+    finally:
+        _execute(built, total_of(resent, "marts_build", "- 1"))
+    _execute(built, total_of(old, "marts_build", "+ 1"))
+    _execute(built, total_of(old, "marts", "+ 1"))
+    try:
+        old_row = _failed(run_checkpoint("marts_publish", built))
+        deep = _failed(run_checkpoint("marts_published", built))
+    finally:
+        _execute(built, total_of(old, "marts_build", "- 1"))
+        _execute(built, total_of(old, "marts", "- 1"))
+    assert total_check in changed_row
+    assert old_row == []
+    assert total_check in deep

@@ -86,7 +86,7 @@ def test_the_known_id_rules_read_the_parents_staging_model_once_it_exists() -> N
         if "names" in (r.description or "")
     ]
     assert len(known) == 2
-    assert all("staging.stg_shop__" in q and "parent._batch_id > 7" in q for q in known)
+    assert all("staging.stg_shop__" in q and "where _batch_id > 7)" in q for q in known)
     first_run = {**scope, "orders": None, "products": None}
     known = [
         r.unexpected_rows_query
