@@ -57,11 +57,16 @@ def model_times(target: Path) -> dict[str, float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    shop_arguments(parser)
+    parser.add_argument("--keep", action="store_true", help="leave Postgres running and the data in place")
+    return parser.parse_args(argv)
+
+
+def shop_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generated shop's options, what `generate` reads: `--orders` over `--days`, `--fault-rate` dirty."""
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--fault-rate", type=float, default=0.01)
-    parser.add_argument("--keep", action="store_true", help="leave Postgres running and the data in place")
-    return parser.parse_args(argv)
 
 
 def generate(args: argparse.Namespace, landing: Path, *, progress: bool = False) -> list[str]:

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.incremental_bench import NO_TESTS, dbt, generate  # noqa: E402
+from bench.incremental_bench import NO_TESTS, dbt, generate, shop_arguments  # noqa: E402
 from bench.throwaway import throwaway_warehouse  # noqa: E402
 from extract.landing import load_landing  # noqa: E402
 
@@ -79,9 +79,7 @@ def measure(checkpoint: str, url: str, variant: str = VARIANTS[0]) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=100)
-    parser.add_argument("--fault-rate", type=float, default=0.01)
+    shop_arguments(parser)
     every = ",".join(CHECKPOINTS)
     parser.add_argument("--checkpoints", default=every, help=f"comma-separated (default {every})")
     parser.add_argument("--child", nargs=3, metavar=("CHECKPOINT", "URL", "VARIANT"), help=argparse.SUPPRESS)

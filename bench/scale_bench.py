@@ -38,7 +38,7 @@ import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from bench.incremental_bench import NO_TESTS, dbt, generate  # noqa: E402
+from bench.incremental_bench import NO_TESTS, dbt, generate, shop_arguments  # noqa: E402
 from bench.quality_bench import measure  # noqa: E402
 from bench.throwaway import throwaway_warehouse  # noqa: E402
 from extract.contract import ENTITY_ORDER  # noqa: E402
@@ -138,9 +138,7 @@ def sizes(url: str, landing: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=100)
-    parser.add_argument("--fault-rate", type=float, default=0.01)
+    shop_arguments(parser)
     parser.add_argument("--keep", action="store_true", help="leave Postgres running and the data in place")
     parser.add_argument(
         "--log-slow", type=int, metavar="MS", help="Postgres logs every statement slower than MS milliseconds"

@@ -70,15 +70,9 @@ def unaudited_since(
                 conn.execute("select model, after_batch from monitoring.dbt_test_scope").fetchall()
             )
         for mart, column in marts.items():
-            marks = [recorded.get(mart)]
-            for schema in (build, published):
-                exists = conn.execute(
-                    "select count(*) from information_schema.columns"
-                    " where table_schema = %s and table_name = %s and column_name = %s",
-                    [schema, mart, column],
-                ).fetchone()[0]
-                marks.append(None if not exists else 0)
-            if None in marks:
+            if mart not in recorded or not all(
+                _has_column(conn, schema, mart, column) for schema in (build, published)
+            ):
                 found[mart] = None
                 continue
             # the lineage column is indexed (dbt_project.yml): the max is one index probe
@@ -89,3 +83,11 @@ def unaudited_since(
             found[mart] = mark or None  # 0: a full refresh, every row
     log.info("marts rows audited through batch: %s", found)
     return found
+
+
+def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
+    query = (
+        "select exists (select from information_schema.columns"
+        " where table_schema = %s and table_name = %s and column_name = %s)"
+    )
+    return conn.execute(query, [schema, table, column]).fetchone()[0]
