@@ -26,7 +26,8 @@ def throwaway_warehouse(
 ) -> Iterator[tuple[str, Path]]:
     """(the warehouse's URL, a work folder) on a Postgres started for the block, after printing the
     machine and the Postgres version; stopped and removed afterwards, unless `keep` (to look at plans).
-    `log_slow_ms`: Postgres logs every statement that runs longer (`log_min_duration_statement`)."""
+    `log_slow_ms`: Postgres logs every statement that runs longer (`log_min_duration_statement`), with
+    its plan and each node's actual rows and time (contrib's auto_explain)."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     work.chmod(0o755)
     env = Environment.load(settings=Settings.generate(), state=work / "state", throwaway=False)
@@ -48,9 +49,19 @@ def throwaway_warehouse(
 
 
 def _log_slow(env: Environment, ms: int) -> None:
-    """Log statements over `ms` milliseconds to the cluster's log, from now on."""
+    """Log statements over `ms` milliseconds to the cluster's log, with their analysed plans, for the
+    sessions opened from now on (auto_explain is loaded per session: no restart)."""
+    settings = {
+        "log_min_duration_statement": int(ms),
+        "session_preload_libraries": "'auto_explain'",
+        "auto_explain.log_min_duration": int(ms),
+        "auto_explain.log_analyze": "on",
+        "auto_explain.log_nested_statements": "on",  # the statements dbt's macros run in DO blocks too
+    }
     with psycopg.connect(env.admin_url, autocommit=True) as conn:
-        conn.execute(f"alter system set log_min_duration_statement = {int(ms)}")  # a number, no input
+        conn.execute("load 'auto_explain'")  # its settings exist once it is loaded
+        for name, value in settings.items():  # names and values are this function's own, no input
+            conn.execute(f"alter system set {name} = {value}")
         conn.execute("select pg_reload_conf()")
     where = env.cluster.logfile if env.cluster else "the server's log"
-    print(f"statements over {int(ms)} ms are logged to {where}", flush=True)
+    print(f"statements over {int(ms)} ms are logged with their plans to {where}", flush=True)

@@ -7,21 +7,37 @@
   row of the published marts. A full refresh records 0, so its tests read every row; so does any run with
   `--vars '{test_all_rows: true}'`.
 
-  on-run-start of `dbt build` / `dbt run`: record each scoped model's watermark before anything is built,
-  in monitoring.dbt_test_scope (beside monitoring.dbt_results, the runs' other record). `dbt test` alone records nothing: it tests what the last build changed.
+  on-run-start of `dbt build` / `dbt run`: record each scoped model's watermark before anything is built
+  (a view: its upstream models' newest), in monitoring.dbt_test_scope (beside monitoring.dbt_results,
+  the runs' other record). `dbt test` alone records nothing: it tests what the last build changed.
 -#}
 {% macro record_test_scope() %}
     {% if not execute or flags.WHICH not in ('build', 'run') %}{{ return('') }}{% endif %}
-    {%- set statements = [] -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name in var('test_scope', {}) -%}
-        {%- set column = var('test_scope')[node.name] -%}
+    {%- set scoped = var('test_scope', {}) -%}
+    {%- set marks = {} -%}
+    {%- set views = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name in scoped -%}
         {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
         {%- if relation is none or flags.FULL_REFRESH -%}
-            {%- set after = '0' -%}
+            {%- do marks.update({node.unique_id: '0'}) -%}
+        {%- elif node.config.materialized == 'view' -%}
+            {%- do views.append(node) -%}
         {%- else -%}
-            {%- set after -%}(select coalesce(max({{ adapter.quote(column) }}), 0) from {{ relation }}){%- endset -%}
+            {%- set after -%}(select coalesce(max({{ adapter.quote(scoped[node.name]) }}), 0) from {{ relation }}){%- endset -%}
+            {%- do marks.update({node.unique_id: after}) -%}
         {%- endif -%}
-        {%- do statements.append("('" ~ node.name ~ "', " ~ after ~ ")") -%}
+    {%- endfor -%}
+    {#- A view computes its rows on read (max() over it would read them all): its mark is the newest batch
+        its scoped upstream models held, as batch ids only grow; 0 (every row) when one of them is new. -#}
+    {%- for node in views -%}
+        {%- set upstream = [] -%}
+        {%- for parent in node.depends_on.nodes if parent in marks -%}{%- do upstream.append(marks[parent]) -%}{%- endfor -%}
+        {%- set after = '0' if not upstream or '0' in upstream else 'greatest(' ~ upstream | join(', ') ~ ')' -%}
+        {%- do marks.update({node.unique_id: after}) -%}
+    {%- endfor -%}
+    {%- set statements = [] -%}
+    {%- for unique_id, after in marks.items() -%}
+        {%- do statements.append("('" ~ graph.nodes[unique_id].name ~ "', " ~ after ~ ")") -%}
     {%- endfor %}
     create table if not exists monitoring.dbt_test_scope (
         model        text primary key,
