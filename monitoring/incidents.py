@@ -79,7 +79,8 @@ def _checks(conn: psycopg.Connection) -> list[Problem]:
 
 def _freshness(conn: psycopg.Connection) -> list[Problem]:
     rows = conn.execute(
-        "select source, table_name, status, age_s, error_after_s from monitoring.source_freshness"
+        "select source, table_name, status, age_s, error_after_s, max_loaded_at is null and age_s is not null"
+        " from monitoring.source_freshness"
         " where checked_at = (select max(checked_at) from monitoring.source_freshness)"
         " and status in ('error', 'runtime error') order by table_name"
     ).fetchall()
@@ -87,11 +88,16 @@ def _freshness(conn: psycopg.Connection) -> list[Problem]:
         Problem(
             f"freshness:{source}.{table}",
             "freshness",
-            f"source {source}.{table} is stale: newest row {(age or 0) / 3600:.1f} h old"
-            f" (limit {(limit or 0) / 3600:.0f} h)",
+            f"source {source}.{table} is stale: "
+            + (
+                f"no row in the {(age or 0) / 3600:.1f} h since the first delivery"
+                if empty
+                else f"newest row {(age or 0) / 3600:.1f} h old"
+            )
+            + f" (limit {(limit or 0) / 3600:.0f} h)",
             {"status": status, "age_s": age, "error_after_s": limit},
         )
-        for source, table, status, age, limit in rows
+        for source, table, status, age, limit, empty in rows
     ]
 
 
