@@ -156,7 +156,10 @@ def ensure_use_roles(admin_url: str, warehouse: Database, passwords: dict[str, s
 
 # Settings of the warehouse database, for every session that connects to it. JIT off: it compiled for
 # up to 1.9 s of a 3.5 s incremental query and never paid back on these models (bench/incremental_bench.py).
-WAREHOUSE_SETTINGS = {"jit": "off"}
+# random_page_cost 1.1 (the default 4 prices a disk head's seek; SSDs and a cached warehouse do not pay
+# it): at 1M orders the day's int_orders_priced hashed all 2.2M order items and scanned all customers
+# to price 28k orders, 2.5-3.5 s; probing the indexes instead takes 1.5 s (docs/benchmarks.md, run 6).
+WAREHOUSE_SETTINGS = {"jit": "off", "random_page_cost": "1.1"}
 
 
 def ensure_schemas(warehouse_url: str, schemas: tuple[str, ...] = WAREHOUSE_SCHEMAS) -> None:

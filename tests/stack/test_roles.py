@@ -25,6 +25,7 @@ from stack.databases import (
     READER_ROLE,
     TRANSFORMER_ROLE,
     WAREHOUSE_DB,
+    WAREHOUSE_SETTINGS,
     Database,
     databases_of,
     ensure_schemas,
@@ -49,6 +50,17 @@ def urls(platform: Environment, warehouse_url: str) -> dict[str, str]:
         "transformer": as_role[TRANSFORMER_ROLE],
         "reader": as_role[READER_ROLE],
     }
+
+
+def test_every_role_plans_with_the_warehouse_settings(urls: dict[str, str]) -> None:
+    """The database's own settings (WAREHOUSE_SETTINGS), for each role's sessions: no JIT, SSD page costs."""
+    for role, url in urls.items():
+        with psycopg.connect(url) as conn:
+            settings = {
+                n: conn.execute(sql.SQL("show {}").format(sql.Identifier(n))).fetchone()[0]
+                for n in WAREHOUSE_SETTINGS
+            }
+        assert settings == WAREHOUSE_SETTINGS, role
 
 
 def _denied(url: str, statement: str) -> bool:
