@@ -56,7 +56,7 @@ def _run_dbt(url: str, out: Path) -> tuple[dict, dict]:
 
 def _first_delivery(conn: psycopg.Connection) -> datetime | None:
     """When the warehouse first loaded a batch of any source; None before any (or without a ledger)."""
-    if conn.execute("select to_regclass('raw.load_ledger') is null").fetchone()[0]:
+    if not schema.exists(conn, "raw.load_ledger"):
         return None
     return conn.execute("select min(started_at) from raw.load_ledger where status = 'loaded'").fetchone()[0]
 
@@ -89,12 +89,7 @@ def check(url: str, run_id: str | None = None) -> list[dict]:
     with psycopg.connect(url) as conn:
         since = _first_delivery(conn)
         existing = {
-            unique_id
-            for unique_id, source in sources.items()
-            if conn.execute(
-                "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is not null",
-                [source["schema"], source["identifier"]],
-            ).fetchone()[0]
+            uid for uid, s in sources.items() if schema.exists(conn, f"{s['schema']}.{s['identifier']}")
         }
     results = {result["unique_id"]: result for result in report["results"]}
     rows = []
